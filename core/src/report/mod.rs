@@ -1,0 +1,340 @@
+//! The versioned report model (`"schema": "perfopt.report/v1"`) and the [`Recorder`] that
+//! builds one from samples.
+//!
+//! A [`Report`] is plain data with a stable JSON form documented in `docs/report-format.md`.
+//! [`Report::from_json`] parses *and validates* one, with errors that carry line and column.
+//! Summaries carry their histograms, so the summaries of two reports merge exactly.
+
+mod recorder;
+mod series;
+
+pub mod metrics;
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use recorder::{Recorder, evaluate};
+pub use series::Series;
+
+use crate::rules::{Aggregate, AlertState, Rule, Severity};
+use crate::stats::{Histogram, Summary};
+use metrics::Unit;
+
+/// The schema id every v1 report carries.
+pub const SCHEMA: &str = "perfopt.report/v1";
+
+/// A whole report. Field order is the JSON order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Who, what and when.
+    pub meta: Meta,
+    /// Columnar time series: `t_ms` plus one array per metric, all the same length.
+    pub series: Series,
+    /// Whole-run summary of each metric, with its histogram.
+    pub summaries: BTreeMap<String, MetricSummary>,
+    /// Component statistics (`cache`, `pool`, `limiter`), present when used.
+    #[serde(default)]
+    pub components: BTreeMap<String, serde_json::Value>,
+    /// Profile rows, sorted by cumulative time (empty until scopes are recorded).
+    #[serde(default)]
+    pub profile: Vec<serde_json::Value>,
+    /// Memory analysis, when made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<serde_json::Value>,
+    /// The rules the run was evaluated with.
+    pub rules: Vec<Rule>,
+    /// Timeline of rule state changes.
+    pub alerts: Vec<AlertRecord>,
+    /// One entry per rule that fired, with its evidence.
+    pub recommendations: Vec<Recommendation>,
+}
+
+/// Who recorded the report, what it watched and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// perfopt version that wrote it.
+    pub tool_version: String,
+    /// Host name of the machine.
+    pub host: String,
+    /// The watched process, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// Start, milliseconds since the Unix epoch.
+    pub started_at: u64,
+    /// End, milliseconds since the Unix epoch.
+    pub ended_at: u64,
+    /// Sampling interval, milliseconds.
+    pub interval_ms: u64,
+}
+
+/// The watched process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// Its process id.
+    pub pid: u32,
+    /// Its command line, when perfopt started it or could read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// A metric's whole-run summary, in the metric's unit, with the histogram it came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// Unit of every value below.
+    pub unit: Unit,
+    /// count, rate/s, mean, min, max and percentiles.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Histogram of `round(value * unit.scale())`.
+    pub histogram: Histogram,
+}
+
+impl MetricSummary {
+    /// The summary of `histogram` over `elapsed`, in `unit`.
+    pub fn from_histogram(unit: Unit, histogram: Histogram, elapsed: core::time::Duration) -> Self {
+        MetricSummary {
+            unit,
+            summary: Summary::from_histogram(&histogram, elapsed, unit.scale()),
+            histogram,
+        }
+    }
+}
+
+/// One state change of one rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// Rule id.
+    pub rule: String,
+    /// New state.
+    pub state: AlertState,
+    /// Milliseconds since the start of the report.
+    pub at_ms: u64,
+    /// The aggregated value that caused the change.
+    pub value: f64,
+}
+
+/// A rule that fired, what to do about it, and the evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Rule id.
+    pub rule: String,
+    /// Severity of the rule.
+    pub severity: Severity,
+    /// `firing` if it still fired at the end of the run, else `resolved`.
+    pub state: AlertState,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub advice: String,
+    /// The measurements behind it.
+    pub evidence: Evidence,
+}
+
+/// The measurements behind a recommendation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Metric name.
+    pub metric: String,
+    /// How it was aggregated over the window.
+    pub aggregate: Aggregate,
+    /// The aggregated value when the rule fired.
+    pub observed: f64,
+    /// The most extreme aggregated value while pending or firing.
+    pub peak: f64,
+    /// The rule's threshold.
+    pub threshold: f64,
+    /// The rule's window, seconds.
+    pub window_s: f64,
+    /// When the breach began, ms since the start of the report.
+    pub since_ms: u64,
+    /// When the rule fired, ms since the start of the report.
+    pub fired_at_ms: u64,
+    /// How many times it fired during the run.
+    pub fired_count: u32,
+}
+
+/// Why a report could not be read.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// Not JSON, or cut short.
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// JSON, but not a perfopt v1 report.
+    Schema {
+        /// The `schema` found, if any.
+        found: Option<String>,
+    },
+    /// A v1 report with a missing field or a value of the wrong type.
+    Shape {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Well-formed, but inconsistent (for example series of unequal length).
+    Invalid(String),
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportError::Syntax { line, column, message } => {
+                write!(f, "not valid JSON at line {line}, column {column}: {message}")
+            }
+            ReportError::Schema { found: Some(s) } => write!(
+                f,
+                "schema is {s:?}, expected {SCHEMA:?} (not a perfopt v1 report)"
+            ),
+            ReportError::Schema { found: None } => {
+                write!(f, "no \"schema\" field: not a perfopt report (expected {SCHEMA:?})")
+            }
+            ReportError::Shape { line, column, message } => {
+                write!(f, "bad report at line {line}, column {column}: {message}")
+            }
+            ReportError::Invalid(msg) => write!(f, "inconsistent report: {msg}"),
+        }
+    }
+}
+
+impl Report {
+    /// Parses and validates a report.
+    ///
+    /// # Errors
+    /// [`ReportError::Syntax`] for text that is not JSON (or is truncated),
+    /// [`ReportError::Schema`] for JSON without the v1 schema id, [`ReportError::Shape`] for
+    /// missing fields and wrong types, [`ReportError::Invalid`] for inconsistent data.
+    ///
+    /// # Example
+    /// ```
+    /// use perfopt_core::report::{Report, ReportError};
+    /// let err = Report::from_json("{\"schema\": \"other/v9\"}").unwrap_err();
+    /// assert!(matches!(err, ReportError::Schema { .. }));
+    /// let err = Report::from_json("{\"schema\": ").unwrap_err();
+    /// assert!(err.to_string().contains("line 1, column 11"));
+    /// ```
+    pub fn from_json(text: &str) -> Result<Report, ReportError> {
+        let probe: Probe = serde_json::from_str(text).map_err(|e| {
+            if e.is_data() {
+                // Valid JSON, but not an object: no schema to be had.
+                return ReportError::Schema { found: None };
+            }
+            let message = if e.is_eof() {
+                String::from("unexpected end of input (is the file truncated?)")
+            } else {
+                strip_position(&e)
+            };
+            ReportError::Syntax { line: e.line(), column: e.column(), message }
+        })?;
+        match probe.schema {
+            Some(serde_json::Value::String(s)) if s == SCHEMA => {}
+            Some(serde_json::Value::String(s)) => return Err(ReportError::Schema { found: Some(s) }),
+            Some(other) => return Err(ReportError::Schema { found: Some(other.to_string()) }),
+            None => return Err(ReportError::Schema { found: None }),
+        }
+        let report: Report = serde_json::from_str(text).map_err(|e| ReportError::Shape {
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e),
+        })?;
+        report.validate()?;
+        Ok(report)
+    }
+
+    /// The report as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data with string keys into a String cannot fail.
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    /// Checks what the types cannot: equal series lengths, increasing time, sane meta.
+    ///
+    /// # Errors
+    /// [`ReportError::Invalid`] naming the first inconsistency.
+    pub fn validate(&self) -> Result<(), ReportError> {
+        let bad = |m: String| Err(ReportError::Invalid(m));
+        if self.schema != SCHEMA {
+            return Err(ReportError::Schema { found: Some(self.schema.clone()) });
+        }
+        if self.meta.ended_at < self.meta.started_at {
+            return bad(format!(
+                "meta.ended_at ({}) is before meta.started_at ({})",
+                self.meta.ended_at, self.meta.started_at
+            ));
+        }
+        self.series.validate().map_err(ReportError::Invalid)?;
+        for (name, s) in &self.summaries {
+            if s.summary.count != s.histogram.count() {
+                return bad(format!(
+                    "summaries.{name}: count {} differs from its histogram's {}",
+                    s.summary.count,
+                    s.histogram.count()
+                ));
+            }
+        }
+        crate::rules::RuleEngine::new(self.rules.clone())
+            .map_err(|e| ReportError::Invalid(format!("rules: {e}")))?;
+        Ok(())
+    }
+
+    /// The whole-run duration, from `meta`.
+    pub fn duration(&self) -> core::time::Duration {
+        core::time::Duration::from_millis(self.meta.ended_at.saturating_sub(self.meta.started_at))
+    }
+}
+
+/// The `schema` of a JSON object, reading nothing else into memory.
+struct Probe {
+    schema: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Probe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Probe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+                let mut schema = None;
+                while let Some(key) = map.next_key::<alloc::borrow::Cow<'de, str>>()? {
+                    if key == "schema" {
+                        schema = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Probe { schema })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// serde_json appends " at line L column C" to its messages; we report those separately.
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests;

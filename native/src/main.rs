@@ -1,0 +1,393 @@
+//! The `perfopt` command line.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use perfopt::http::{self, ReportSource, SavedReport};
+use perfopt::monitor::{Monitor, MonitorConfig, MonitorError, MonitorEvent, MonitorHandle, Watch};
+use perfopt::{report_file, show, workload};
+use perfopt_core::report::metrics::{self, format_value};
+use perfopt_core::report::Report;
+
+#[derive(Parser, Debug)]
+#[command(name = "perfopt", version, about = "Performance monitor, reports and viewer for async services")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Sample the system (and a process) every interval, evaluate the rules, write a report.
+    Monitor(MonitorArgs),
+    /// Work with saved reports.
+    Report {
+        #[command(subcommand)]
+        cmd: ReportCmd,
+    },
+    /// Serve the viewer for a saved report.
+    Serve {
+        /// The report file.
+        file: PathBuf,
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Print the default rules as JSON.
+    Rules,
+    /// Run a bounded synthetic workload (CPU spin + steady allocation) to try perfopt on.
+    Stress {
+        /// How long to run.
+        #[arg(long, default_value = "20s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Spinning threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// MiB to allocate and keep per second.
+        #[arg(long, default_value_t = 4)]
+        mib_per_sec: u64,
+        /// Stop allocating past this many MiB.
+        #[arg(long, default_value_t = 256)]
+        max_mib: u64,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct MonitorArgs {
+    /// Watch this existing process.
+    #[arg(long, conflicts_with = "command")]
+    pid: Option<u32>,
+    /// Time between samples (e.g. 500ms, 1s, 2m).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Stop after this long (default: until Ctrl-C or until the command exits).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Where to write the report (atomically).
+    #[arg(long, default_value = "report.json")]
+    out: PathBuf,
+    /// Serve the live viewer, /api/report and /metrics on this address while running.
+    #[arg(long)]
+    serve: Option<SocketAddr>,
+    /// The command to start and watch, after `--`.
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCmd {
+    /// Print a report as tables (or as JSON).
+    Show {
+        /// The report file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// A failure with the exit code it deserves: 2 for bad input, 1 for anything else.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn bad_input(message: impl ToString) -> Failure {
+    Failure { code: 2, message: message.to_string() }
+}
+
+fn failure(message: impl ToString) -> Failure {
+    Failure { code: 1, message: message.to_string() }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("perfopt: error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("perfopt: error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.cmd {
+        Cmd::Monitor(args) => monitor(args).await,
+        Cmd::Report { cmd: ReportCmd::Show { file, format } } => {
+            let report = report_file::load(&file).map_err(bad_input)?;
+            match format {
+                Format::Table => print!("{}", show::render(&report)),
+                Format::Json => println!("{}", report.to_json()),
+            }
+            Ok(())
+        }
+        Cmd::Serve { file, addr } => {
+            let report = report_file::load(&file).map_err(bad_input)?;
+            let listener = bind(addr).await?;
+            let url = url_of(&listener);
+            println!("perfopt: serving {} at {url} (Ctrl-C to stop)", file.display());
+            flush();
+            http::serve(listener, Arc::new(SavedReport(report)), stop_signal())
+                .await
+                .map_err(failure)
+        }
+        Cmd::Rules => {
+            let rules = perfopt_core::rules::default_rules();
+            println!("{}", serde_json::to_string_pretty(&rules).map_err(failure)?);
+            Ok(())
+        }
+        Cmd::Stress { duration, threads, mib_per_sec, max_mib } => {
+            let held = tokio::task::spawn_blocking(move || {
+                workload::run(workload::Stress { duration, threads, mib_per_sec, max_mib })
+            })
+            .await
+            .map_err(failure)?;
+            println!("perfopt stress: done, {held} MiB held at the end");
+            Ok(())
+        }
+    }
+}
+
+/// The live report while the monitor runs, then the final one.
+struct Live {
+    handle: MonitorHandle,
+    done: OnceLock<Report>,
+}
+
+impl ReportSource for Live {
+    fn report(&self) -> Report {
+        match self.done.get() {
+            Some(r) => r.clone(),
+            None => self.handle.report(),
+        }
+    }
+}
+
+async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
+    let watch = match (args.pid, args.command.is_empty()) {
+        (Some(pid), _) => Watch::Pid(pid),
+        (None, false) => Watch::Command(args.command.clone()),
+        (None, true) => Watch::System,
+    };
+    let config = MonitorConfig {
+        interval: args.interval,
+        duration: args.duration,
+        watch,
+        ..MonitorConfig::default()
+    };
+    // Check the output folder before spending a whole run on it.
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(bad_input(format!(
+                "--out {}: folder {} does not exist",
+                args.out.display(),
+                dir.display()
+            )));
+        }
+    }
+    let mut monitor = Monitor::start(config).map_err(|e| match e {
+        MonitorError::Spawn(..) | MonitorError::Sampler(_) | MonitorError::IntervalTooShort(_) | MonitorError::EmptyCommand => bad_input(e),
+        other => failure(other),
+    })?;
+    let live = Arc::new(Live { handle: monitor.handle(), done: OnceLock::new() });
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = match args.serve {
+        Some(addr) => {
+            let listener = bind(addr).await?;
+            println!("perfopt: live viewer at {}", url_of(&listener));
+            flush();
+            let source: Arc<dyn ReportSource> = live.clone();
+            Some(tokio::spawn(http::serve(listener, source, async move {
+                let _ = server_stopped.await;
+            })))
+        }
+        None => None,
+    };
+    let events = monitor.events();
+    let printer = tokio::spawn(print_events(events));
+    let report = monitor.run(stop_signal()).await;
+    let _ = printer.await;
+    report_file::save(&args.out, &report)
+        .map_err(|e| failure(format!("cannot write the report to {}: {e}", args.out.display())))?;
+    println!(
+        "perfopt: {} samples, {} recommendation(s); report written to {}",
+        report.series.len(),
+        report.recommendations.len(),
+        args.out.display()
+    );
+    if let Some(server) = server {
+        let _ = live.done.set(report);
+        println!("perfopt: run finished; still serving the final report (Ctrl-C to stop)");
+        flush();
+        stop_signal().await;
+        let _ = stop_server.send(());
+        let _ = server.await;
+    }
+    Ok(())
+}
+
+async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEvent>) {
+    let tty = std::io::stderr().is_terminal();
+    while let Some(ev) = events.recv().await {
+        match ev {
+            MonitorEvent::Sample { elapsed, values } => {
+                let line = status_line(elapsed, &values);
+                if tty {
+                    eprint!("\r\x1b[K{line}");
+                } else {
+                    eprintln!("{line}");
+                }
+            }
+            MonitorEvent::Alert(a, rec) => {
+                let state = serde_json::to_value(a.state).ok();
+                let state = state.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+                if tty {
+                    eprint!("\r\x1b[K");
+                }
+                match rec {
+                    Some(r) => {
+                        let unit = metrics::lookup(&r.evidence.metric).map_or(metrics::Unit::Count, |d| d.unit);
+                        eprintln!(
+                            "ALERT {} {state}: {} (observed {}, threshold {})\n      advice: {}",
+                            a.rule,
+                            r.message,
+                            format_value(r.evidence.observed, unit),
+                            format_value(r.evidence.threshold, unit),
+                            r.advice
+                        );
+                    }
+                    None => eprintln!("alert {} {state} at {:.1} s", a.rule, a.at_ms as f64 / 1000.0),
+                }
+            }
+            MonitorEvent::TargetExited(code) => {
+                if tty {
+                    eprint!("\r\x1b[K");
+                }
+                match code {
+                    Some(c) => eprintln!("perfopt: target exited with code {c}"),
+                    None => eprintln!("perfopt: target exited"),
+                }
+            }
+            _ => {}
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+}
+
+fn status_line(elapsed: Duration, values: &[(&str, f64)]) -> String {
+    let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let mut line = format!("[{:>6.1}s]", elapsed.as_secs_f64());
+    let fields = [
+        ("cpu", metrics::SYS_CPU),
+        ("mem", metrics::SYS_MEM),
+        ("proc cpu", metrics::PROC_CPU),
+        ("rss", metrics::PROC_RSS),
+        ("threads", metrics::PROC_THREADS),
+        ("req/s", metrics::THROUGHPUT),
+        ("p99", metrics::LATENCY_P99),
+    ];
+    for (label, name) in fields {
+        if let (Some(v), Some(d)) = (get(name), metrics::lookup(name)) {
+            line.push_str(&format!("  {label} {}", format_value(v, d.unit)));
+        }
+    }
+    line
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
+    http::bind(addr)
+        .await
+        .map_err(|e| bad_input(format!("cannot listen on {addr}: {e} (pick another --addr/--serve port)")))
+}
+
+fn url_of(listener: &tokio::net::TcpListener) -> String {
+    match listener.local_addr() {
+        Ok(a) => format!("http://{a}/"),
+        Err(_) => String::from("(unknown address)"),
+    }
+}
+
+fn flush() {
+    let _ = std::io::stdout().flush();
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Parses `250ms`, `1s`, `1.5s`, `2m`, `1h`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: use a number with a unit, like 500ms, 1s or 2m"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use ms, s, m or h")),
+    };
+    if !(secs > 0.0) || !secs.is_finite() {
+        return Err(format!("{s:?}: the duration must be greater than zero"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

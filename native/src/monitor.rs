@@ -1,0 +1,323 @@
+//! The monitor loop: samples the system (and a target process) every interval, feeds the
+//! samples and the requests an embedding service reports into core's [`Recorder`], and
+//! evaluates the rules. All policy is in core; this is the driver.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use perfopt_core::Instant;
+use perfopt_core::report::{AlertRecord, Meta, Recorder, Report, Target, metrics};
+use perfopt_core::rules::{Rule, RuleError};
+use perfopt_core::stats::Histogram;
+use tokio::sync::mpsc;
+
+use crate::clock;
+use crate::sampler::{Sample, Sampler, SamplerError};
+
+/// What the monitor watches besides the system.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Watch {
+    /// The system only.
+    #[default]
+    System,
+    /// An existing process.
+    Pid(u32),
+    /// A command perfopt starts, watches until it exits and stops when the run ends.
+    Command(Vec<String>),
+}
+
+/// Monitor settings.
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// Time between samples (at least 200 ms, for CPU percentages).
+    pub interval: Duration,
+    /// Stop after this long; `None` runs until stopped or until the target exits.
+    pub duration: Option<Duration>,
+    /// What to watch.
+    pub watch: Watch,
+    /// Rules to evaluate.
+    pub rules: Vec<Rule>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            interval: Duration::from_secs(1),
+            duration: None,
+            watch: Watch::System,
+            rules: perfopt_core::rules::default_rules(),
+        }
+    }
+}
+
+/// Why a monitor could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// The interval is below sysinfo's 200 ms minimum for CPU usage.
+    IntervalTooShort(Duration),
+    /// A rule is invalid.
+    Rule(RuleError),
+    /// The system or the process cannot be read.
+    Sampler(SamplerError),
+    /// The command could not be started.
+    Spawn(String, std::io::Error),
+    /// `Watch::Command` with no program.
+    EmptyCommand,
+}
+
+impl fmt::Display for MonitorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MonitorError::IntervalTooShort(d) => {
+                write!(f, "--interval {d:?} is too short: use at least 200ms")
+            }
+            MonitorError::Rule(e) => write!(f, "invalid rule: {e}"),
+            MonitorError::Sampler(e) => write!(f, "{e}"),
+            MonitorError::Spawn(cmd, e) => write!(f, "cannot start `{cmd}`: {e}"),
+            MonitorError::EmptyCommand => write!(f, "no command given after `--`"),
+        }
+    }
+}
+
+impl std::error::Error for MonitorError {}
+
+/// What happened during a run, for a live display.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// A sample was taken, `elapsed` after the start.
+    Sample {
+        /// Time since the start.
+        elapsed: Duration,
+        /// The values.
+        values: Sample,
+    },
+    /// A rule changed state; `recommendation` is the advice when it fired.
+    Alert(AlertRecord, Option<perfopt_core::report::Recommendation>),
+    /// The watched process exited.
+    TargetExited(Option<i32>),
+}
+
+#[derive(Debug, Default)]
+struct Interval {
+    latency_us: Histogram,
+    errors: u64,
+    extra: Vec<(&'static str, f64)>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    recorder: Mutex<Recorder>,
+    interval: Mutex<Interval>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data that is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A cheap, cloneable handle through which a service reports requests to the monitor, and
+/// through which a server reads the current report.
+#[derive(Clone, Debug)]
+pub struct MonitorHandle {
+    shared: Arc<Shared>,
+}
+
+impl MonitorHandle {
+    /// Records one finished request.
+    pub fn record_request(&self, latency: Duration, ok: bool) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let mut i = lock(&self.shared.interval);
+        i.latency_us.record(us);
+        if !ok {
+            i.errors += 1;
+        }
+    }
+
+    /// Sets a metric for the next sample (for example
+    /// [`metrics::CACHE_HIT_RATE`]); it is cleared after each sample.
+    pub fn set_metric(&self, metric: &'static str, value: f64) {
+        lock(&self.shared.interval).extra.push((metric, value));
+    }
+
+    /// The report as of now.
+    pub fn report(&self) -> Report {
+        lock(&self.shared.recorder).report(clock::now())
+    }
+}
+
+/// A configured monitor, ready to [`run`](Monitor::run).
+#[derive(Debug)]
+pub struct Monitor {
+    config: MonitorConfig,
+    handle: MonitorHandle,
+    start: Instant,
+    sampler: Sampler,
+    child: Option<tokio::process::Child>,
+    events: Option<mpsc::UnboundedSender<MonitorEvent>>,
+}
+
+impl Monitor {
+    /// Starts the target command if any, takes the first reading and starts the clock.
+    ///
+    /// # Errors
+    /// A [`MonitorError`] for a bad interval or rule, a missing pid, or a command that
+    /// cannot start.
+    pub fn start(config: MonitorConfig) -> Result<Monitor, MonitorError> {
+        if config.interval < sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
+            return Err(MonitorError::IntervalTooShort(config.interval));
+        }
+        perfopt_core::rules::RuleEngine::new(config.rules.clone()).map_err(MonitorError::Rule)?;
+        let (pid, child, command) = match &config.watch {
+            Watch::System => (None, None, None),
+            Watch::Pid(pid) => (Some(*pid), None, None),
+            Watch::Command(argv) => {
+                let (program, args) = argv.split_first().ok_or(MonitorError::EmptyCommand)?;
+                let line = argv.join(" ");
+                let child = tokio::process::Command::new(program)
+                    .args(args)
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|e| MonitorError::Spawn(line.clone(), e))?;
+                (child.id(), Some(child), Some(line))
+            }
+        };
+        let sampler = Sampler::new(pid).map_err(MonitorError::Sampler)?;
+        let target = pid.map(|pid| Target {
+            pid,
+            command: command.or_else(|| sampler.target_command()),
+        });
+        let start = clock::now();
+        let meta = Meta {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            host: crate::sampler::host_name(),
+            target,
+            started_at: clock::unix_ms(),
+            ended_at: 0,
+            interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
+        };
+        let recorder = Recorder::new(start, meta, config.rules.clone()).map_err(MonitorError::Rule)?;
+        let handle = MonitorHandle {
+            shared: Arc::new(Shared {
+                recorder: Mutex::new(recorder),
+                interval: Mutex::new(Interval::default()),
+            }),
+        };
+        Ok(Monitor {
+            config,
+            handle,
+            start,
+            sampler,
+            child,
+            events: None,
+        })
+    }
+
+    /// A handle for recording requests and reading the live report.
+    pub fn handle(&self) -> MonitorHandle {
+        self.handle.clone()
+    }
+
+    /// Receives [`MonitorEvent`]s as the run goes on.
+    pub fn events(&mut self) -> mpsc::UnboundedReceiver<MonitorEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.events = Some(tx);
+        rx
+    }
+
+    /// Samples every interval until `stop` completes, the duration ends or the target exits;
+    /// then takes a last sample and returns the final report. A started command still running
+    /// at the end is killed.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> Report {
+        tokio::pin!(stop);
+        let deadline = self.config.duration.map(|d| self.start.saturating_add(d));
+        let mut next = self.start.saturating_add(self.config.interval);
+        loop {
+            let wake = deadline.map_or(next, |d| d.min(next));
+            let mut stopped = false;
+            tokio::select! {
+                () = tokio::time::sleep_until(clock::to_std(wake).into()) => {}
+                () = &mut stop => stopped = true,
+                status = wait_child(&mut self.child) => {
+                    self.emit(MonitorEvent::TargetExited(status));
+                    stopped = true;
+                }
+            }
+            let now = clock::now();
+            if stopped || deadline.is_some_and(|d| now >= d) {
+                // A final sample so short runs still have data up to the end.
+                if !stopped || now.saturating_duration_since(self.start) >= Duration::from_millis(200) {
+                    self.sample(now);
+                }
+                break;
+            }
+            self.sample(now);
+            if self.sampler.target_gone() && !matches!(self.config.watch, Watch::System) {
+                self.emit(MonitorEvent::TargetExited(None));
+                break;
+            }
+            while next <= now {
+                next = next.saturating_add(self.config.interval);
+            }
+        }
+        if let Some(child) = &mut self.child {
+            // Best effort: it may have exited already.
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+        self.handle.report()
+    }
+
+    fn sample(&mut self, now: Instant) {
+        let mut values = self.sampler.sample();
+        let interval = std::mem::take(&mut *lock(&self.handle.shared.interval));
+        let secs = self.config.interval.as_secs_f64();
+        let n = interval.latency_us.count();
+        if n > 0 {
+            values.push((metrics::THROUGHPUT, n as f64 / secs));
+            values.push((metrics::ERROR_RATE, interval.errors as f64 * 100.0 / n as f64));
+            if let Some(mean) = interval.latency_us.mean() {
+                values.push((metrics::LATENCY_MEAN, mean / 1000.0));
+            }
+            if let Some(p99) = interval.latency_us.quantile(0.99) {
+                values.push((metrics::LATENCY_P99, p99 as f64 / 1000.0));
+            }
+        }
+        values.extend(interval.extra);
+        let mut alerts = Vec::new();
+        {
+            let mut rec = lock(&self.handle.shared.recorder);
+            rec.merge_latency_us(&interval.latency_us);
+            rec.handle_sample(now, values.iter().copied());
+            while let Some(a) = rec.poll_alert() {
+                let advice = rec.recommendations().into_iter().find(|r| r.rule == a.rule);
+                alerts.push((a, advice));
+            }
+        }
+        self.emit(MonitorEvent::Sample {
+            elapsed: now.saturating_duration_since(self.start),
+            values,
+        });
+        for (a, r) in alerts {
+            let r = r.filter(|_| a.state == perfopt_core::rules::AlertState::Firing);
+            self.emit(MonitorEvent::Alert(a, r));
+        }
+    }
+
+    fn emit(&self, ev: MonitorEvent) {
+        if let Some(tx) = &self.events {
+            // A dropped receiver only means nobody is watching.
+            let _ = tx.send(ev);
+        }
+    }
+}
+
+async fn wait_child(child: &mut Option<tokio::process::Child>) -> Option<i32> {
+    match child {
+        Some(c) => c.wait().await.ok().and_then(|s| s.code()),
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,37 @@
+//! The browser viewer, built by `build.rs` from `web/` and embedded in the binary.
+
+/// One embedded file.
+#[derive(Clone, Copy, Debug)]
+pub struct Asset {
+    /// URL path it is served at.
+    pub path: &'static str,
+    /// Its Content-Type.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub bytes: &'static [u8],
+}
+
+macro_rules! asset {
+    ($path:literal, $file:literal, $ct:literal) => {
+        Asset {
+            path: $path,
+            content_type: $ct,
+            bytes: include_bytes!(concat!(env!("OUT_DIR"), "/viewer/", $file)),
+        }
+    };
+}
+
+/// Every file of the viewer.
+pub const ASSETS: &[Asset] = &[
+    asset!("/", "index.html", "text/html; charset=utf-8"),
+    asset!("/app.js", "app.js", "text/javascript; charset=utf-8"),
+    asset!("/style.css", "style.css", "text/css; charset=utf-8"),
+    asset!("/pkg/perfopt_web.js", "perfopt_web.js", "text/javascript; charset=utf-8"),
+    asset!("/pkg/perfopt_web_bg.wasm", "perfopt_web_bg.wasm", "application/wasm"),
+];
+
+/// The asset served at `path`, if any.
+pub fn asset(path: &str) -> Option<&'static Asset> {
+    let path = if path == "/index.html" { "/" } else { path };
+    ASSETS.iter().find(|a| a.path == path)
+}
