@@ -90,7 +90,7 @@ fn main() {
         }
         let now = t0.saturating_add(Duration::from_millis(s * 1000));
         assert!(rec.handle_sample(now, values), "samples are 1 s apart");
-        for _ in 0..(rps as u64 / 10) {
+        for _ in 0..rps as u64 {
             let ms = (latency_mean * (0.3 + rng.next() * 1.4)).max(0.1);
             rec.record_latency(Duration::from_micros((ms * 1000.0) as u64));
         }

@@ -451,7 +451,7 @@ function renderRecommendations(ev) {
     const info = metricInfo(e.metric);
     const startedAt = state.data.meta.started_at;
     const dd = (label, ...value) => h('div', null, h('dt', null, label), h('dd', null, ...value));
-    return h('article', { class: `rec sev-${rec.severity} state-${rec.state}`, 'data-rule': rec.rule },
+    return h('article', { class: `rec sev-${rec.severity} rec-${rec.state}`, 'data-rule': rec.rule, 'data-state': rec.state },
       h('div', { class: 'rec-head' },
         h('span', { class: `badge sev-${rec.severity}` }, cap(rec.severity)),
         h('span', { class: `state state-${rec.state}` }, rec.state),
