@@ -30,7 +30,13 @@ fn run() -> Result<(), String> {
         .ok_or("native/ has no parent folder")?
         .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
-    for watched in ["core", "web", "Cargo.lock", "Cargo.toml", ".cargo/config.toml"] {
+    for watched in [
+        "core",
+        "web",
+        "Cargo.lock",
+        "Cargo.toml",
+        ".cargo/config.toml",
+    ] {
         println!("cargo::rerun-if-changed={}", root.join(watched).display());
     }
 
@@ -43,7 +49,15 @@ fn run() -> Result<(), String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--quiet", "-p", WEB_CRATE, "--lib", "--target", WASM_TARGET])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            WEB_CRATE,
+            "--lib",
+            "--target",
+            WASM_TARGET,
+        ])
         .args(["--profile", PROFILE, "--target-dir"])
         .arg(&target_dir);
     strip_build_script_env(&mut cmd);

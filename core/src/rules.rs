@@ -135,11 +135,17 @@ impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RuleError::BadId(id) => {
-                write!(f, "rule id {id:?} must be non-empty snake_case (a-z, 0-9, _)")
+                write!(
+                    f,
+                    "rule id {id:?} must be non-empty snake_case (a-z, 0-9, _)"
+                )
             }
             RuleError::DuplicateId(id) => write!(f, "rule id {id:?} appears twice"),
             RuleError::NotFinite(id) => {
-                write!(f, "rule {id:?}: threshold and clear_threshold must be finite numbers")
+                write!(
+                    f,
+                    "rule {id:?}: threshold and clear_threshold must be finite numbers"
+                )
             }
             RuleError::ClearOnWrongSide(id) => write!(
                 f,
@@ -228,10 +234,10 @@ pub fn default_rules() -> Vec<Rule> {
             advice: advice.to_string(),
         }
     }
+    use crate::report::metrics as m;
     use Aggregate::Mean;
     use Comparison::{Above, Below};
     use Severity::{Critical, Warning};
-    use crate::report::metrics as m;
     [
         rule(
             "response_time",
@@ -323,8 +329,13 @@ pub fn default_rules() -> Vec<Rule> {
 pub trait MetricSource {
     /// The aggregate of `metric` over the window `(now - window, now]`, or `None` if there is
     /// no sample in it.
-    fn aggregate(&self, metric: &str, aggregate: Aggregate, window: Duration, now: Instant)
-    -> Option<f64>;
+    fn aggregate(
+        &self,
+        metric: &str,
+        aggregate: Aggregate,
+        window: Duration,
+        now: Instant,
+    ) -> Option<f64>;
 }
 
 /// A state change of one rule.
@@ -570,7 +581,10 @@ mod tests {
             vec![(0, AlertState::Pending), (5, AlertState::Firing)]
         );
         let f = e.findings().next().unwrap();
-        assert_eq!((f.since, f.fired_at), (Instant::ZERO, Instant::from_secs(5)));
+        assert_eq!(
+            (f.since, f.fired_at),
+            (Instant::ZERO, Instant::from_secs(5))
+        );
     }
 
     #[test]
@@ -599,7 +613,10 @@ mod tests {
             let v = if s % 2 == 0 { 81.0 } else { 75.0 };
             e.handle_tick(Instant::from_secs(s), &Const(v));
         }
-        assert_eq!(drain(&mut e), vec![(0, AlertState::Pending), (0, AlertState::Firing)]);
+        assert_eq!(
+            drain(&mut e),
+            vec![(0, AlertState::Pending), (0, AlertState::Firing)]
+        );
         e.handle_tick(Instant::from_secs(100), &Const(69.0));
         assert_eq!(drain(&mut e), vec![(100, AlertState::Resolved)]);
         e.handle_tick(Instant::from_secs(101), &Const(85.0));
@@ -626,7 +643,8 @@ mod tests {
     #[test]
     fn bad_rules_are_rejected() {
         let base = default_rules().remove(1);
-        let cases: [(fn(&mut Rule), &str); 4] = [
+        type Case = (fn(&mut Rule), &'static str);
+        let cases: [Case; 4] = [
             (|r| r.id = "CPU!".into(), "snake_case"),
             (|r| r.threshold = f64::NAN, "finite"),
             (|r| r.clear_threshold = 90.0, "clear_threshold"),
@@ -646,7 +664,14 @@ mod tests {
     fn default_rules_are_valid_and_cover_the_seed() {
         let e = RuleEngine::new(default_rules()).unwrap();
         let ids: Vec<&str> = e.rules().iter().map(|r| r.id.as_str()).collect();
-        for id in ["response_time", "cpu", "memory", "cache_hit_rate", "error_rate", "p99_latency"] {
+        for id in [
+            "response_time",
+            "cpu",
+            "memory",
+            "cache_hit_rate",
+            "error_rate",
+            "p99_latency",
+        ] {
             assert!(ids.contains(&id), "{id} missing");
         }
     }

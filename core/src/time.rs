@@ -92,7 +92,12 @@ impl Instant {
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09}s",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 
@@ -103,10 +108,19 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates_instead_of_panicking() {
-        assert_eq!(Instant::MAX.saturating_add(Duration::from_secs(1)), Instant::MAX);
+        assert_eq!(
+            Instant::MAX.saturating_add(Duration::from_secs(1)),
+            Instant::MAX
+        );
         assert_eq!(Instant::MAX.checked_add(Duration::from_nanos(1)), None);
-        assert_eq!(Instant::ZERO.saturating_sub(Duration::from_secs(1)), Instant::ZERO);
-        assert_eq!(Instant::from_secs(1).checked_duration_since(Instant::from_secs(2)), None);
+        assert_eq!(
+            Instant::ZERO.saturating_sub(Duration::from_secs(1)),
+            Instant::ZERO
+        );
+        assert_eq!(
+            Instant::from_secs(1).checked_duration_since(Instant::from_secs(2)),
+            None
+        );
         assert_eq!(Instant::ZERO.checked_add(Duration::MAX), None);
         assert_eq!(Instant::from_millis(1500).to_string(), "1.500000000s");
     }

@@ -11,11 +11,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use perfopt::http::{self, ReportSource, SavedReport};
 use perfopt::monitor::{Monitor, MonitorConfig, MonitorError, MonitorEvent, MonitorHandle, Watch};
 use perfopt::{report_file, show, workload};
-use perfopt_core::report::metrics::{self, format_value};
 use perfopt_core::report::Report;
+use perfopt_core::report::metrics::{self, format_value};
 
 #[derive(Parser, Debug)]
-#[command(name = "perfopt", version, about = "Performance monitor, reports and viewer for async services")]
+#[command(
+    name = "perfopt",
+    version,
+    about = "Performance monitor, reports and viewer for async services"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -104,11 +108,17 @@ struct Failure {
 }
 
 fn bad_input(message: impl ToString) -> Failure {
-    Failure { code: 2, message: message.to_string() }
+    Failure {
+        code: 2,
+        message: message.to_string(),
+    }
 }
 
 fn failure(message: impl ToString) -> Failure {
-    Failure { code: 1, message: message.to_string() }
+    Failure {
+        code: 1,
+        message: message.to_string(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -132,7 +142,9 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Monitor(args) => monitor(args).await,
-        Cmd::Report { cmd: ReportCmd::Show { file, format } } => {
+        Cmd::Report {
+            cmd: ReportCmd::Show { file, format },
+        } => {
             let report = report_file::load(&file).map_err(bad_input)?;
             match format {
                 Format::Table => print!("{}", show::render(&report)),
@@ -144,7 +156,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let report = report_file::load(&file).map_err(bad_input)?;
             let listener = bind(addr).await?;
             let url = url_of(&listener);
-            println!("perfopt: serving {} at {url} (Ctrl-C to stop)", file.display());
+            println!(
+                "perfopt: serving {} at {url} (Ctrl-C to stop)",
+                file.display()
+            );
             flush();
             http::serve(listener, Arc::new(SavedReport(report)), stop_signal())
                 .await
@@ -155,9 +170,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("{}", serde_json::to_string_pretty(&rules).map_err(failure)?);
             Ok(())
         }
-        Cmd::Stress { duration, threads, mib_per_sec, max_mib } => {
+        Cmd::Stress {
+            duration,
+            threads,
+            mib_per_sec,
+            max_mib,
+        } => {
             let held = tokio::task::spawn_blocking(move || {
-                workload::run(workload::Stress { duration, threads, mib_per_sec, max_mib })
+                workload::run(workload::Stress {
+                    duration,
+                    threads,
+                    mib_per_sec,
+                    max_mib,
+                })
             })
             .await
             .map_err(failure)?;
@@ -195,20 +220,26 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         ..MonitorConfig::default()
     };
     // Check the output folder before spending a whole run on it.
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.is_dir() {
-            return Err(bad_input(format!(
-                "--out {}: folder {} does not exist",
-                args.out.display(),
-                dir.display()
-            )));
-        }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(bad_input(format!(
+            "--out {}: folder {} does not exist",
+            args.out.display(),
+            dir.display()
+        )));
     }
     let mut monitor = Monitor::start(config).map_err(|e| match e {
-        MonitorError::Spawn(..) | MonitorError::Sampler(_) | MonitorError::IntervalTooShort(_) | MonitorError::EmptyCommand => bad_input(e),
+        MonitorError::Spawn(..)
+        | MonitorError::Sampler(_)
+        | MonitorError::IntervalTooShort(_)
+        | MonitorError::EmptyCommand => bad_input(e),
         other => failure(other),
     })?;
-    let live = Arc::new(Live { handle: monitor.handle(), done: OnceLock::new() });
+    let live = Arc::new(Live {
+        handle: monitor.handle(),
+        done: OnceLock::new(),
+    });
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = match args.serve {
         Some(addr) => {
@@ -226,8 +257,12 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
     let printer = tokio::spawn(print_events(events));
     let report = monitor.run(stop_signal()).await;
     let _ = printer.await;
-    report_file::save(&args.out, &report)
-        .map_err(|e| failure(format!("cannot write the report to {}: {e}", args.out.display())))?;
+    report_file::save(&args.out, &report).map_err(|e| {
+        failure(format!(
+            "cannot write the report to {}: {e}",
+            args.out.display()
+        ))
+    })?;
     println!(
         "perfopt: {} samples, {} recommendation(s); report written to {}",
         report.series.len(),
@@ -265,7 +300,8 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
                 }
                 match rec {
                     Some(r) => {
-                        let unit = metrics::lookup(&r.evidence.metric).map_or(metrics::Unit::Count, |d| d.unit);
+                        let unit = metrics::lookup(&r.evidence.metric)
+                            .map_or(metrics::Unit::Count, |d| d.unit);
                         eprintln!(
                             "ALERT {} {state}: {} (observed {}, threshold {})\n      advice: {}",
                             a.rule,
@@ -275,7 +311,11 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
                             r.advice
                         );
                     }
-                    None => eprintln!("alert {} {state} at {:.1} s", a.rule, a.at_ms as f64 / 1000.0),
+                    None => eprintln!(
+                        "alert {} {state} at {:.1} s",
+                        a.rule,
+                        a.at_ms as f64 / 1000.0
+                    ),
                 }
             }
             MonitorEvent::TargetExited(code) => {
@@ -316,9 +356,11 @@ fn status_line(elapsed: Duration, values: &[(&str, f64)]) -> String {
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
-    http::bind(addr)
-        .await
-        .map_err(|e| bad_input(format!("cannot listen on {addr}: {e} (pick another --addr/--serve port)")))
+    http::bind(addr).await.map_err(|e| {
+        bad_input(format!(
+            "cannot listen on {addr}: {e} (pick another --addr/--serve port)"
+        ))
+    })
 }
 
 fn url_of(listener: &tokio::net::TcpListener) -> String {
@@ -358,11 +400,13 @@ async fn stop_signal() {
 /// Parses `250ms`, `1s`, `1.5s`, `2m`, `1h`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration: use a number with a unit, like 500ms, 1s or 2m"))?;
+    let value: f64 = num.parse().map_err(|_| {
+        format!("{s:?} is not a duration: use a number with a unit, like 500ms, 1s or 2m")
+    })?;
     let secs = match unit {
         "ms" => value / 1000.0,
         "s" | "" => value,
@@ -370,7 +414,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         _ => return Err(format!("unknown unit {unit:?} in {s:?}: use ms, s, m or h")),
     };
-    if !(secs > 0.0) || !secs.is_finite() {
+    if secs.is_nan() || secs <= 0.0 || !secs.is_finite() {
         return Err(format!("{s:?}: the duration must be greater than zero"));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is too long"))

@@ -199,7 +199,8 @@ impl Monitor {
             ended_at: 0,
             interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
         };
-        let recorder = Recorder::new(start, meta, config.rules.clone()).map_err(MonitorError::Rule)?;
+        let recorder =
+            Recorder::new(start, meta, config.rules.clone()).map_err(MonitorError::Rule)?;
         let handle = MonitorHandle {
             shared: Arc::new(Shared {
                 recorder: Mutex::new(recorder),
@@ -249,7 +250,9 @@ impl Monitor {
             let now = clock::now();
             if stopped || deadline.is_some_and(|d| now >= d) {
                 // A final sample so short runs still have data up to the end.
-                if !stopped || now.saturating_duration_since(self.start) >= Duration::from_millis(200) {
+                if !stopped
+                    || now.saturating_duration_since(self.start) >= Duration::from_millis(200)
+                {
                     self.sample(now);
                 }
                 break;
@@ -278,7 +281,10 @@ impl Monitor {
         let n = interval.latency_us.count();
         if n > 0 {
             values.push((metrics::THROUGHPUT, n as f64 / secs));
-            values.push((metrics::ERROR_RATE, interval.errors as f64 * 100.0 / n as f64));
+            values.push((
+                metrics::ERROR_RATE,
+                interval.errors as f64 * 100.0 / n as f64,
+            ));
             if let Some(mean) = interval.latency_us.mean() {
                 values.push((metrics::LATENCY_MEAN, mean / 1000.0));
             }

@@ -98,7 +98,10 @@ mod tests {
         write_atomic(&p, b"first").unwrap();
         write_atomic(&p, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second");
-        let names: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         // A failed write (missing folder) leaves nothing behind and reports the error.
         assert!(write_atomic(&d.join("missing/r.json"), b"x").is_err());
@@ -110,7 +113,10 @@ mod tests {
         let d = tmpdir("load");
         let missing = d.join("nope.json");
         let e = load(&missing).unwrap_err().to_string();
-        assert!(e.starts_with(&missing.display().to_string()) && e.contains("no such file"), "{e}");
+        assert!(
+            e.starts_with(&missing.display().to_string()) && e.contains("no such file"),
+            "{e}"
+        );
         let bad = d.join("bad.json");
         fs::write(&bad, "{\n  \"schema\": 1,\n").unwrap();
         let e = load(&bad).unwrap_err().to_string();

@@ -56,7 +56,9 @@ pub struct Sampler {
 
 impl fmt::Debug for Sampler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sampler").field("pid", &self.pid).finish_non_exhaustive()
+        f.debug_struct("Sampler")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,17 +147,32 @@ impl Sampler {
             out.push((metrics::SYS_LOAD1, load.one));
         }
         let net = self.net_totals();
-        out.push((metrics::NET_RX, net.0.saturating_sub(self.last_net.0) as f64 / dt));
-        out.push((metrics::NET_TX, net.1.saturating_sub(self.last_net.1) as f64 / dt));
+        out.push((
+            metrics::NET_RX,
+            net.0.saturating_sub(self.last_net.0) as f64 / dt,
+        ));
+        out.push((
+            metrics::NET_TX,
+            net.1.saturating_sub(self.last_net.1) as f64 / dt,
+        ));
         self.last_net = net;
         let disk = self.disk_totals();
-        out.push((metrics::DISK_READ, disk.0.saturating_sub(self.last_disk.0) as f64 / dt));
-        out.push((metrics::DISK_WRITE, disk.1.saturating_sub(self.last_disk.1) as f64 / dt));
+        out.push((
+            metrics::DISK_READ,
+            disk.0.saturating_sub(self.last_disk.0) as f64 / dt,
+        ));
+        out.push((
+            metrics::DISK_WRITE,
+            disk.1.saturating_sub(self.last_disk.1) as f64 / dt,
+        ));
         self.last_disk = disk;
 
         if let Some(pid) = self.pid.filter(|_| !self.target_gone) {
-            self.system
-                .refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, process_kind());
+            self.system.refresh_processes_specifics(
+                ProcessesToUpdate::Some(&[pid]),
+                true,
+                process_kind(),
+            );
             match self.system.process(pid) {
                 Some(p) if is_alive(p) => {
                     out.push((metrics::PROC_CPU, f64::from(p.cpu_usage())));

@@ -2,33 +2,64 @@
 
 use std::fmt::Write;
 
-use perfopt_core::report::metrics::{self, format_value};
 use perfopt_core::report::Report;
+use perfopt_core::report::metrics::{self, format_value};
 
 /// Renders `report` as plain-text tables.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let m = &report.meta;
-    let _ = writeln!(out, "perfopt report ({}), perfopt {}", report.schema, m.tool_version);
+    let _ = writeln!(
+        out,
+        "perfopt report ({}), perfopt {}",
+        report.schema, m.tool_version
+    );
     let _ = writeln!(out, "host      {}", m.host);
     if let Some(t) = &m.target {
-        let _ = writeln!(out, "target    pid {}{}", t.pid, t.command.as_deref().map(|c| format!("  {c}")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "target    pid {}{}",
+            t.pid,
+            t.command
+                .as_deref()
+                .map(|c| format!("  {c}"))
+                .unwrap_or_default()
+        );
     }
     let secs = report.duration().as_secs_f64();
-    let _ = writeln!(out, "duration  {secs:.1} s, {} samples every {} ms", report.series.len(), m.interval_ms);
+    let _ = writeln!(
+        out,
+        "duration  {secs:.1} s, {} samples every {} ms",
+        report.series.len(),
+        m.interval_ms
+    );
     let _ = writeln!(out);
 
     let _ = writeln!(out, "SUMMARIES");
     let header = ["metric", "count", "mean", "p50", "p95", "p99", "max"];
     let mut rows: Vec<[String; 7]> = Vec::new();
     let order = metrics::ALL.iter().map(|d| d.name);
-    let known: Vec<&str> = order.filter(|n| report.summaries.contains_key(*n)).collect();
-    let unknown = report.summaries.keys().map(String::as_str).filter(|n| metrics::lookup(n).is_none());
+    let known: Vec<&str> = order
+        .filter(|n| report.summaries.contains_key(*n))
+        .collect();
+    let unknown = report
+        .summaries
+        .keys()
+        .map(String::as_str)
+        .filter(|n| metrics::lookup(n).is_none());
     for name in known.into_iter().chain(unknown) {
         let s = &report.summaries[name];
         let f = |v: f64| format_value(v, s.unit);
         let q = &s.summary;
-        rows.push([name.to_string(), q.count.to_string(), f(q.mean), f(q.p50), f(q.p95), f(q.p99), f(q.max)]);
+        rows.push([
+            name.to_string(),
+            q.count.to_string(),
+            f(q.mean),
+            f(q.p50),
+            f(q.p95),
+            f(q.p99),
+            f(q.max),
+        ]);
     }
     table(&mut out, &header, &rows);
     let _ = writeln!(out);
@@ -40,13 +71,26 @@ pub fn render(report: &Report) -> String {
     for r in &report.recommendations {
         let e = &r.evidence;
         let unit = metrics::lookup(&e.metric).map_or(metrics::Unit::Count, |d| d.unit);
-        let _ = writeln!(out, "  [{}] {} ({}, {})", label(&r.severity), r.message, r.rule, label(&r.state));
+        let _ = writeln!(
+            out,
+            "  [{}] {} ({}, {})",
+            label(&r.severity),
+            r.message,
+            r.rule,
+            label(&r.state)
+        );
         let _ = writeln!(
             out,
             "      evidence: {} {} over {} s = {} (threshold {}, peak {}), breached at {:.1} s, fired at {:.1} s, {} time(s)",
-            label(&e.aggregate), e.metric, e.window_s,
-            format_value(e.observed, unit), format_value(e.threshold, unit), format_value(e.peak, unit),
-            e.since_ms as f64 / 1000.0, e.fired_at_ms as f64 / 1000.0, e.fired_count
+            label(&e.aggregate),
+            e.metric,
+            e.window_s,
+            format_value(e.observed, unit),
+            format_value(e.threshold, unit),
+            format_value(e.peak, unit),
+            e.since_ms as f64 / 1000.0,
+            e.fired_at_ms as f64 / 1000.0,
+            e.fired_count
         );
         let _ = writeln!(out, "      advice:   {}", r.advice);
     }
@@ -66,7 +110,12 @@ pub fn render(report: &Report) -> String {
                 .find(|r| r.id == a.rule)
                 .and_then(|r| metrics::lookup(&r.metric))
                 .map_or(metrics::Unit::Count, |d| d.unit);
-            [format!("{:.1} s", a.at_ms as f64 / 1000.0), a.rule.clone(), label(&a.state), format_value(a.value, unit)]
+            [
+                format!("{:.1} s", a.at_ms as f64 / 1000.0),
+                a.rule.clone(),
+                label(&a.state),
+                format_value(a.value, unit),
+            ]
         })
         .collect();
     if !rows.is_empty() {

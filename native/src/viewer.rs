@@ -26,8 +26,16 @@ pub const ASSETS: &[Asset] = &[
     asset!("/", "index.html", "text/html; charset=utf-8"),
     asset!("/app.js", "app.js", "text/javascript; charset=utf-8"),
     asset!("/style.css", "style.css", "text/css; charset=utf-8"),
-    asset!("/pkg/perfopt_web.js", "perfopt_web.js", "text/javascript; charset=utf-8"),
-    asset!("/pkg/perfopt_web_bg.wasm", "perfopt_web_bg.wasm", "application/wasm"),
+    asset!(
+        "/pkg/perfopt_web.js",
+        "perfopt_web.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!(
+        "/pkg/perfopt_web_bg.wasm",
+        "perfopt_web_bg.wasm",
+        "application/wasm"
+    ),
 ];
 
 /// The asset served at `path`, if any.

@@ -26,7 +26,10 @@ pub fn run(s: Stress) -> u64 {
                 let mut x = i as u64 + 1;
                 while Instant::now() < end {
                     for _ in 0..10_000 {
-                        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+                        x = black_box(
+                            x.wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407),
+                        );
                     }
                 }
                 x
@@ -46,7 +49,9 @@ pub fn run(s: Stress) -> u64 {
                 added += chunk;
             }
         }
-        std::thread::sleep(Duration::from_millis(100).min(end.saturating_duration_since(Instant::now())));
+        std::thread::sleep(
+            Duration::from_millis(100).min(end.saturating_duration_since(Instant::now())),
+        );
     }
     for t in spinners {
         let _ = black_box(t.join());

@@ -99,7 +99,11 @@ pub fn start_serve(report: &Path) -> (KillOnDrop, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(i) = line.find("http://") {
-                let url = line[i..].split_whitespace().next().unwrap_or("").to_string();
+                let url = line[i..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 let _ = tx.send(url);
             }
         }

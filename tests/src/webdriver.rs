@@ -35,14 +35,20 @@ pub fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Vec<(String,
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let mut stream = TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect {authority}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let mut stream =
+        TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect {authority}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
     let payload = body.map(Value::to_string).unwrap_or_default();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
     if body.is_some() {
         req.push_str("Content-Type: application/json\r\n");
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{payload}", payload.len()));
+    req.push_str(&format!(
+        "Content-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    ));
     stream.write_all(req.as_bytes()).expect("send request");
     // chromedriver keeps the connection open despite `Connection: close`: read by length.
     let mut raw = Vec::new();
@@ -100,7 +106,8 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
         let size_hex = String::from_utf8_lossy(&data[..eol]);
-        let size = usize::from_str_radix(size_hex.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size_hex.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -136,7 +143,9 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver is not on PATH: run scripts/test.sh (it installs chromium-driver)");
+            .expect(
+                "chromedriver is not on PATH: run scripts/test.sh (it installs chromium-driver)",
+            );
         let driver = KillOnDrop(driver);
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -147,7 +156,10 @@ impl Browser {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready in 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready in 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let user_data = std::env::temp_dir().join(format!("perfopt-chromium-{port}"));
@@ -160,8 +172,15 @@ impl Browser {
         let (status, _, body) = http("POST", &format!("{base}/session"), Some(&caps));
         let v: Value = serde_json::from_str(&body).expect("session JSON");
         assert_eq!(status, 200, "new session failed: {body}");
-        let session = v["value"]["sessionId"].as_str().expect("sessionId").to_string();
-        Browser { base, session, _driver: driver }
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_string();
+        Browser {
+            base,
+            session,
+            _driver: driver,
+        }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
@@ -179,7 +198,11 @@ impl Browser {
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.
     pub fn execute(&self, script: &str, args: Value) -> Value {
-        self.call("POST", "/execute/sync", Some(&json!({ "script": script, "args": args })))
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(&json!({ "script": script, "args": args })),
+        )
     }
 
     /// Polls `script` every 100 ms until it returns a truthy value, for at most `timeout`.
@@ -190,13 +213,15 @@ impl Browser {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self.execute(script, json!([]));
-            let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-                && v != json!("")
-                && v != json!(0);
+            let truthy =
+                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
             if truthy {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for `{script}` (last: {v})");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for `{script}` (last: {v})"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

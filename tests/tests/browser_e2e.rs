@@ -57,7 +57,14 @@ fn the_viewer_shows_the_numbers_of_the_report() {
     let path = dir.path().join("report.json");
     let bin = perfopt_bin();
     let status = Command::new(&bin)
-        .args(["monitor", "--interval", "500ms", "--duration", "3s", "--out"])
+        .args([
+            "monitor",
+            "--interval",
+            "500ms",
+            "--duration",
+            "3s",
+            "--out",
+        ])
         .arg(&path)
         .arg("--")
         .arg(&bin)
@@ -88,16 +95,24 @@ fn the_viewer_shows_the_numbers_of_the_report() {
         ("proc_rss_bytes", "max"),
     ] {
         assert!(
-            numbers.iter().any(|(m, s, _)| (m.as_str(), s.as_str()) == must),
+            numbers
+                .iter()
+                .any(|(m, s, _)| (m.as_str(), s.as_str()) == must),
             "{must:?} not on the page: {numbers:?}"
         );
     }
     for (metric, stat, text) in &numbers {
         assert_eq!(text, &expected(&report, metric, stat), "{metric}.{stat}");
     }
-    let host = browser.execute("return document.body.textContent.includes(arguments[0]);", json!([report["meta"]["host"]]));
+    let host = browser.execute(
+        "return document.body.textContent.includes(arguments[0]);",
+        json!([report["meta"]["host"]]),
+    );
     assert_eq!(host, json!(true), "host name shown");
-    let charts = browser.execute("return document.querySelectorAll('#charts svg').length;", json!([]));
+    let charts = browser.execute(
+        "return document.querySelectorAll('#charts svg').length;",
+        json!([]),
+    );
     assert!(charts.as_u64().unwrap_or(0) >= 3, "charts: {charts}");
 
     // A bad file through the picker: banner with the file name, the good report stays.
@@ -108,9 +123,19 @@ fn the_viewer_shows_the_numbers_of_the_report() {
         "const e = document.getElementById('error'); return e && !e.hidden && e.textContent.includes('broken.json');",
         Duration::from_secs(15),
     );
-    let banner = browser.execute("return document.getElementById('error').textContent;", json!([]));
-    assert!(banner.as_str().unwrap_or("").contains("truncated"), "{banner}");
-    assert_eq!(numbers_on_page(&browser), numbers, "the last good report stays on screen");
+    let banner = browser.execute(
+        "return document.getElementById('error').textContent;",
+        json!([]),
+    );
+    assert!(
+        banner.as_str().unwrap_or("").contains("truncated"),
+        "{banner}"
+    );
+    assert_eq!(
+        numbers_on_page(&browser),
+        numbers,
+        "the last good report stays on screen"
+    );
 
     if let Some(dir) = std::env::var_os("PERFOPT_SCREENSHOT_DIR") {
         browser.screenshot(&std::path::Path::new(&dir).join("viewer.png"));

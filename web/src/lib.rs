@@ -10,24 +10,28 @@
 //! - `report.data()` → the report as a plain JS object (the JSON model, exactly as
 //!   `JSON.parse` would give it);
 //! - `report.evaluate(rules)` → `{alerts, recommendations}` re-evaluated with `rules`
-//!   (an array of rule objects, e.g. `report.data().rules` with edited thresholds);
+//!   (an array of rule objects, e.g. `report.data().rules` with edited thresholds); throws
+//!   an `Error` naming the rule and field when a rule is malformed or invalid;
 //! - `formatValue(value, unit)` → the value as perfopt shows it (`"12.35 %"`);
 //! - `metricInfo(name)` → `{name, unit, help}` or `undefined`;
 //! - `allMetrics()` → `[{name, unit, help}, …]`, every metric perfopt knows, in display order;
 //! - `defaultRules()` → the default rule set;
 //! - `toolVersion()` → this crate's version.
+//!
+//! Values cross the boundary as JSON text (`serde_json` on this side, the browser's `JSON`
+//! on the other): plain objects come out exactly as `JSON.parse` of a report file gives them,
+//! integers beyond 2^53 (histogram sums) become numbers instead of errors, and serde_json's
+//! code is shared with parsing, which keeps the module small.
+//!
+//! The wasm tests in `tests/web.rs` run in headless Chromium:
+//! `cargo test -p perfopt-web --target wasm32-unknown-unknown --tests`.
 
 use perfopt_core::report::metrics::{self, Unit};
 use perfopt_core::report::{self, Report};
 use perfopt_core::rules::{self, Rule};
 use serde::Serialize;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&e.to_string()))
-}
 
 /// A report parsed and validated by perfopt-core.
 #[wasm_bindgen]
@@ -49,31 +53,30 @@ impl ParsedReport {
 
     /// The report as a plain JS object, the same as `JSON.parse` of its JSON text.
     ///
-    /// It goes through JSON text on purpose: histogram sums and other integers beyond 2^53
-    /// become (rounded) numbers, as `JSON.parse` makes them, instead of failing.
-    ///
     /// # Errors
     /// Only if the browser's `JSON.parse` rejects core's JSON, which it never does.
     pub fn data(&self) -> Result<JsValue, JsError> {
-        let text = serde_json::to_string(&self.inner).map_err(|e| JsError::new(&e.to_string()))?;
-        js_sys::JSON::parse(&text).map_err(|_| JsError::new("JSON.parse rejected the report"))
+        to_js(&self.inner)
     }
 
     /// The alert timeline and recommendations the report's series gives under `rules`.
     ///
     /// # Errors
-    /// When `rules` is not an array of valid rules: the message names the rule and field.
+    /// When `rules` is not an array of valid rules: the message names the rule (index and
+    /// id) and what is wrong with it.
     pub fn evaluate(&self, rules: JsValue) -> Result<JsValue, JsError> {
-        let rules: Vec<Rule> = serde_wasm_bindgen::from_value(rules)
-            .map_err(|e| JsError::new(&format!("rules: {e}")))?;
-        let (alerts, recommendations) =
-            report::evaluate(&self.inner.series, rules).map_err(|e| JsError::new(&e.to_string()))?;
         #[derive(Serialize)]
         struct Evaluation {
             alerts: Vec<report::AlertRecord>,
             recommendations: Vec<report::Recommendation>,
         }
-        to_js(&Evaluation { alerts, recommendations })
+        let rules = rules_from_js(&rules)?;
+        let (alerts, recommendations) = report::evaluate(&self.inner.series, rules)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        to_js(&Evaluation {
+            alerts,
+            recommendations,
+        })
     }
 }
 
@@ -87,30 +90,15 @@ pub fn format_value(value: f64, unit: &str) -> String {
     }
 }
 
-fn parse_unit(unit: &str) -> Option<Unit> {
-    serde_json::from_value(serde_json::Value::String(unit.to_string())).ok()
-}
-
 /// `{name, unit, help}` of a known metric, or `undefined`.
+///
+/// # Errors
+/// Never in practice: the definitions are plain data.
 #[wasm_bindgen(js_name = metricInfo)]
 pub fn metric_info(name: &str) -> Result<JsValue, JsError> {
     match metrics::lookup(name) {
         Some(d) => to_js(&Info::from(d)),
         None => Ok(JsValue::UNDEFINED),
-    }
-}
-
-/// A metric definition as JS sees it.
-#[derive(Serialize)]
-struct Info {
-    name: &'static str,
-    unit: Unit,
-    help: &'static str,
-}
-
-impl From<&metrics::MetricDef> for Info {
-    fn from(d: &metrics::MetricDef) -> Self {
-        Info { name: d.name, unit: d.unit, help: d.help }
     }
 }
 
@@ -139,6 +127,69 @@ pub fn tool_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// A metric definition as JS sees it.
+#[derive(Serialize)]
+struct Info {
+    name: &'static str,
+    unit: Unit,
+    help: &'static str,
+}
+
+impl From<&metrics::MetricDef> for Info {
+    fn from(d: &metrics::MetricDef) -> Self {
+        Info {
+            name: d.name,
+            unit: d.unit,
+            help: d.help,
+        }
+    }
+}
+
+/// `value` as a plain JS object, through JSON text.
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    let text = serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| JsError::new("JSON.parse rejected perfopt's JSON"))
+}
+
+/// Reads an array of rule objects, one rule at a time so an error can name the rule.
+fn rules_from_js(rules: &JsValue) -> Result<Vec<Rule>, JsError> {
+    let array = rules
+        .dyn_ref::<js_sys::Array>()
+        .ok_or_else(|| JsError::new("rules: expected an array of rule objects"))?;
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let id = js_sys::Reflect::get(&value, &JsValue::from_str("id"))
+                .ok()
+                .and_then(|id| id.as_string());
+            let text = js_sys::JSON::stringify(&value)
+                .ok()
+                .and_then(|s| s.as_string());
+            parse_rule(i, id.as_deref(), text.as_deref()).map_err(|msg| JsError::new(&msg))
+        })
+        .collect()
+}
+
+/// Parses rule number `index` from its JSON text (`None`: not representable as JSON).
+fn parse_rule(index: usize, id: Option<&str>, text: Option<&str>) -> Result<Rule, String> {
+    let name = match id {
+        Some(id) => format!("rules[{index}] ({id:?})"),
+        None => format!("rules[{index}]"),
+    };
+    let text = text.ok_or_else(|| format!("{name}: expected a rule object"))?;
+    serde_json::from_str(text).map_err(|e| {
+        // serde_json appends " at line L column C" of our own one-line text: not useful.
+        let msg = e.to_string();
+        let msg = msg.rfind(" at line ").map_or(msg.as_str(), |at| &msg[..at]);
+        format!("{name}: {msg}")
+    })
+}
+
+fn parse_unit(unit: &str) -> Option<Unit> {
+    serde_json::from_value(serde_json::Value::String(unit.to_string())).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +201,19 @@ mod tests {
         assert_eq!(parse_unit("furlongs"), None);
         assert_eq!(format_value(1.0, "furlongs"), "1.00");
         assert_eq!(format_value(50.0, "percent"), "50.00 %");
+    }
+
+    #[test]
+    fn rule_errors_name_the_rule_and_the_field() {
+        let good = serde_json::to_string(&rules::default_rules()[1]).unwrap();
+        assert_eq!(parse_rule(0, Some("cpu"), Some(&good)).unwrap().id, "cpu");
+        let bad = good.replace("\"threshold\":80.0", "\"threshold\":\"high\"");
+        let err = parse_rule(3, Some("cpu"), Some(&bad)).unwrap_err();
+        assert!(err.starts_with("rules[3] (\"cpu\"): invalid type: string \"high\""), "{err}");
+        assert!(!err.contains("line"), "{err}");
+        let err = parse_rule(1, None, Some("{\"id\":\"x\"}")).unwrap_err();
+        assert!(err.starts_with("rules[1]: missing field"), "{err}");
+        let err = parse_rule(2, None, None).unwrap_err();
+        assert_eq!(err, "rules[2]: expected a rule object");
     }
 }

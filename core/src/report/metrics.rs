@@ -97,23 +97,91 @@ pub struct MetricDef {
 
 /// Every metric perfopt knows, in display order.
 pub const ALL: &[MetricDef] = &[
-    MetricDef { name: SYS_CPU, unit: Unit::Percent, help: "System CPU usage, percent of all cores" },
-    MetricDef { name: SYS_MEM, unit: Unit::Percent, help: "System memory in use, percent of total" },
-    MetricDef { name: SYS_LOAD1, unit: Unit::Count, help: "One-minute load average" },
-    MetricDef { name: NET_RX, unit: Unit::BytesPerSec, help: "Network receive rate, bytes per second" },
-    MetricDef { name: NET_TX, unit: Unit::BytesPerSec, help: "Network transmit rate, bytes per second" },
-    MetricDef { name: DISK_READ, unit: Unit::BytesPerSec, help: "Disk read rate, bytes per second" },
-    MetricDef { name: DISK_WRITE, unit: Unit::BytesPerSec, help: "Disk write rate, bytes per second" },
-    MetricDef { name: PROC_CPU, unit: Unit::Percent, help: "Target process CPU usage, percent of one core" },
-    MetricDef { name: PROC_RSS, unit: Unit::Bytes, help: "Target process resident set size, bytes" },
-    MetricDef { name: PROC_VIRT, unit: Unit::Bytes, help: "Target process virtual memory, bytes" },
-    MetricDef { name: PROC_THREADS, unit: Unit::Count, help: "Target process threads" },
-    MetricDef { name: THROUGHPUT, unit: Unit::PerSec, help: "Requests completed per second" },
-    MetricDef { name: LATENCY_MEAN, unit: Unit::Millis, help: "Mean request latency in the interval, ms" },
-    MetricDef { name: LATENCY_P99, unit: Unit::Millis, help: "p99 request latency in the interval, ms" },
-    MetricDef { name: ERROR_RATE, unit: Unit::Percent, help: "Failed requests, percent" },
-    MetricDef { name: CACHE_HIT_RATE, unit: Unit::Percent, help: "Cache hits, percent of lookups" },
-    MetricDef { name: LATENCY, unit: Unit::Millis, help: "Request latency, ms" },
+    MetricDef {
+        name: SYS_CPU,
+        unit: Unit::Percent,
+        help: "System CPU usage, percent of all cores",
+    },
+    MetricDef {
+        name: SYS_MEM,
+        unit: Unit::Percent,
+        help: "System memory in use, percent of total",
+    },
+    MetricDef {
+        name: SYS_LOAD1,
+        unit: Unit::Count,
+        help: "One-minute load average",
+    },
+    MetricDef {
+        name: NET_RX,
+        unit: Unit::BytesPerSec,
+        help: "Network receive rate, bytes per second",
+    },
+    MetricDef {
+        name: NET_TX,
+        unit: Unit::BytesPerSec,
+        help: "Network transmit rate, bytes per second",
+    },
+    MetricDef {
+        name: DISK_READ,
+        unit: Unit::BytesPerSec,
+        help: "Disk read rate, bytes per second",
+    },
+    MetricDef {
+        name: DISK_WRITE,
+        unit: Unit::BytesPerSec,
+        help: "Disk write rate, bytes per second",
+    },
+    MetricDef {
+        name: PROC_CPU,
+        unit: Unit::Percent,
+        help: "Target process CPU usage, percent of one core",
+    },
+    MetricDef {
+        name: PROC_RSS,
+        unit: Unit::Bytes,
+        help: "Target process resident set size, bytes",
+    },
+    MetricDef {
+        name: PROC_VIRT,
+        unit: Unit::Bytes,
+        help: "Target process virtual memory, bytes",
+    },
+    MetricDef {
+        name: PROC_THREADS,
+        unit: Unit::Count,
+        help: "Target process threads",
+    },
+    MetricDef {
+        name: THROUGHPUT,
+        unit: Unit::PerSec,
+        help: "Requests completed per second",
+    },
+    MetricDef {
+        name: LATENCY_MEAN,
+        unit: Unit::Millis,
+        help: "Mean request latency in the interval, ms",
+    },
+    MetricDef {
+        name: LATENCY_P99,
+        unit: Unit::Millis,
+        help: "p99 request latency in the interval, ms",
+    },
+    MetricDef {
+        name: ERROR_RATE,
+        unit: Unit::Percent,
+        help: "Failed requests, percent",
+    },
+    MetricDef {
+        name: CACHE_HIT_RATE,
+        unit: Unit::Percent,
+        help: "Cache hits, percent of lookups",
+    },
+    MetricDef {
+        name: LATENCY,
+        unit: Unit::Millis,
+        help: "Request latency, ms",
+    },
 ];
 
 /// The definition of `name`, if perfopt knows it.
@@ -164,8 +232,16 @@ mod tests {
     #[test]
     fn names_are_unique_and_snake_case() {
         for (i, d) in ALL.iter().enumerate() {
-            assert!(d.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-            assert!(ALL[..i].iter().all(|o| o.name != d.name), "{} twice", d.name);
+            assert!(
+                d.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
+            assert!(
+                ALL[..i].iter().all(|o| o.name != d.name),
+                "{} twice",
+                d.name
+            );
         }
         assert_eq!(lookup(SYS_CPU).unwrap().unit, Unit::Percent);
         assert!(lookup("nope").is_none());

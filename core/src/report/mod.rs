@@ -194,17 +194,31 @@ pub enum ReportError {
 impl fmt::Display for ReportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReportError::Syntax { line, column, message } => {
-                write!(f, "not valid JSON at line {line}, column {column}: {message}")
+            ReportError::Syntax {
+                line,
+                column,
+                message,
+            } => {
+                write!(
+                    f,
+                    "not valid JSON at line {line}, column {column}: {message}"
+                )
             }
             ReportError::Schema { found: Some(s) } => write!(
                 f,
                 "schema is {s:?}, expected {SCHEMA:?} (not a perfopt v1 report)"
             ),
             ReportError::Schema { found: None } => {
-                write!(f, "no \"schema\" field: not a perfopt report (expected {SCHEMA:?})")
+                write!(
+                    f,
+                    "no \"schema\" field: not a perfopt report (expected {SCHEMA:?})"
+                )
             }
-            ReportError::Shape { line, column, message } => {
+            ReportError::Shape {
+                line,
+                column,
+                message,
+            } => {
                 write!(f, "bad report at line {line}, column {column}: {message}")
             }
             ReportError::Invalid(msg) => write!(f, "inconsistent report: {msg}"),
@@ -239,12 +253,22 @@ impl Report {
             } else {
                 strip_position(&e)
             };
-            ReportError::Syntax { line: e.line(), column: e.column(), message }
+            ReportError::Syntax {
+                line: e.line(),
+                column: e.column(),
+                message,
+            }
         })?;
         match probe.schema {
             Some(serde_json::Value::String(s)) if s == SCHEMA => {}
-            Some(serde_json::Value::String(s)) => return Err(ReportError::Schema { found: Some(s) }),
-            Some(other) => return Err(ReportError::Schema { found: Some(other.to_string()) }),
+            Some(serde_json::Value::String(s)) => {
+                return Err(ReportError::Schema { found: Some(s) });
+            }
+            Some(other) => {
+                return Err(ReportError::Schema {
+                    found: Some(other.to_string()),
+                });
+            }
             None => return Err(ReportError::Schema { found: None }),
         }
         let report: Report = serde_json::from_str(text).map_err(|e| ReportError::Shape {
@@ -269,7 +293,9 @@ impl Report {
     pub fn validate(&self) -> Result<(), ReportError> {
         let bad = |m: String| Err(ReportError::Invalid(m));
         if self.schema != SCHEMA {
-            return Err(ReportError::Schema { found: Some(self.schema.clone()) });
+            return Err(ReportError::Schema {
+                found: Some(self.schema.clone()),
+            });
         }
         if self.meta.ended_at < self.meta.started_at {
             return bad(format!(
@@ -311,7 +337,10 @@ impl<'de> Deserialize<'de> for Probe {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Probe, A::Error> {
                 let mut schema = None;
                 while let Some(key) = map.next_key::<alloc::borrow::Cow<'de, str>>()? {
                     if key == "schema" {

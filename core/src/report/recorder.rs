@@ -99,7 +99,8 @@ impl Recorder {
                 .or_insert_with(|| (unit, Histogram::new()));
             h.record(to_raw(v, unit));
         }
-        self.engine.handle_tick(Instant::from_millis(t_ms), &self.series);
+        self.engine
+            .handle_tick(Instant::from_millis(t_ms), &self.series);
         drain_alerts(&mut self.engine, |a| {
             self.alerts.push(a.clone());
             self.unpolled.push_back(a);
@@ -149,7 +150,10 @@ impl Recorder {
             .histograms
             .iter()
             .map(|(name, (unit, h))| {
-                (name.clone(), MetricSummary::from_histogram(*unit, h.clone(), elapsed))
+                (
+                    name.clone(),
+                    MetricSummary::from_histogram(*unit, h.clone(), elapsed),
+                )
             })
             .collect();
         if !self.latency_us.is_empty() {

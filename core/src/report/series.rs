@@ -61,7 +61,11 @@ impl Series {
     /// `null` for every earlier sample. Non-finite values are stored as `null`.
     ///
     /// Returns `false` (and appends nothing) if `t_ms` is not after the last sample.
-    pub fn push<'a>(&mut self, t_ms: u64, values: impl IntoIterator<Item = (&'a str, f64)>) -> bool {
+    pub fn push<'a>(
+        &mut self,
+        t_ms: u64,
+        values: impl IntoIterator<Item = (&'a str, f64)>,
+    ) -> bool {
         if self.t_ms.last().is_some_and(|&last| t_ms <= last) {
             return false;
         }
@@ -117,7 +121,13 @@ impl Series {
 }
 
 impl MetricSource for Series {
-    fn aggregate(&self, metric: &str, aggregate: Aggregate, window: Duration, now: Instant) -> Option<f64> {
+    fn aggregate(
+        &self,
+        metric: &str,
+        aggregate: Aggregate,
+        window: Duration,
+        now: Instant,
+    ) -> Option<f64> {
         let col = self.columns.get(metric)?;
         let range = self.window_range(window, now.as_millis());
         let mut values = col[range].iter().flatten().copied();
@@ -215,11 +225,18 @@ mod tests {
         s.push(0, [("cpu", 1.5)]);
         s.push(1000, [("mem", 2.0)]);
         let text = serde_json::to_string(&s).unwrap();
-        assert_eq!(text, r#"{"t_ms":[0,1000],"cpu":[1.5,null],"mem":[null,2.0]}"#);
+        assert_eq!(
+            text,
+            r#"{"t_ms":[0,1000],"cpu":[1.5,null],"mem":[null,2.0]}"#
+        );
         let back: Series = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s);
         let bad: Series = serde_json::from_str(r#"{"t_ms":[0,1000],"cpu":[1]}"#).unwrap();
-        assert!(bad.validate().unwrap_err().contains("series.cpu has 1 values"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .contains("series.cpu has 1 values")
+        );
         let bad: Series = serde_json::from_str(r#"{"t_ms":[5,5]}"#).unwrap();
         assert!(bad.validate().is_err());
         assert!(serde_json::from_str::<Series>(r#"{"cpu":[1]}"#).is_err());

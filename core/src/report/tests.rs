@@ -7,7 +7,10 @@ fn meta() -> Meta {
     Meta {
         tool_version: "0.1.0".into(),
         host: "test-host".into(),
-        target: Some(Target { pid: 42, command: Some("burn --mb 8".into()) }),
+        target: Some(Target {
+            pid: 42,
+            command: Some("burn --mb 8".into()),
+        }),
         started_at: 1_700_000_000_000,
         ended_at: 0,
         interval_ms: 1000,
@@ -20,7 +23,11 @@ fn sample_report() -> Report {
     let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
     for s in 0..120u64 {
         let now = t0.saturating_add(Duration::from_millis(s * 1000 + 3));
-        let cpu = if (30..80).contains(&s) { 95.0 } else { 20.0 + (s % 7) as f64 };
+        let cpu = if (30..80).contains(&s) {
+            95.0
+        } else {
+            20.0 + (s % 7) as f64
+        };
         let rss = 10e6 + s as f64 * 1e5;
         assert!(rec.handle_sample(
             now,
@@ -55,8 +62,20 @@ fn recorder_builds_a_consistent_report() {
     assert!(rec.evidence.observed > 80.0);
     assert_eq!(rec.evidence.threshold, 80.0);
     assert!(rec.evidence.fired_at_ms >= rec.evidence.since_ms + 5000);
-    let states: Vec<_> = r.alerts.iter().filter(|a| a.rule == "cpu").map(|a| a.state).collect();
-    assert_eq!(states, [AlertState::Pending, AlertState::Firing, AlertState::Resolved]);
+    let states: Vec<_> = r
+        .alerts
+        .iter()
+        .filter(|a| a.rule == "cpu")
+        .map(|a| a.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            AlertState::Pending,
+            AlertState::Firing,
+            AlertState::Resolved
+        ]
+    );
 }
 
 #[test]
@@ -89,10 +108,26 @@ fn bad_input_gets_a_precise_error() {
     assert!(err.to_string().contains("truncated"), "{err}");
     // Not JSON.
     let err = Report::from_json("hello\n").unwrap_err();
-    assert!(matches!(err, ReportError::Syntax { line: 1, column: 1, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ReportError::Syntax {
+                line: 1,
+                column: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // JSON but not an object, or without / with another schema.
-    assert_eq!(Report::from_json("[1,2]").unwrap_err(), ReportError::Schema { found: None });
-    assert_eq!(Report::from_json("{}").unwrap_err(), ReportError::Schema { found: None });
+    assert_eq!(
+        Report::from_json("[1,2]").unwrap_err(),
+        ReportError::Schema { found: None }
+    );
+    assert_eq!(
+        Report::from_json("{}").unwrap_err(),
+        ReportError::Schema { found: None }
+    );
     let err = Report::from_json(r#"{"schema": "perfopt.report/v2"}"#).unwrap_err();
     assert!(err.to_string().contains("perfopt.report/v2"), "{err}");
     // Right schema, wrong shape: line and column point into the file.
@@ -105,7 +140,11 @@ fn bad_input_gets_a_precise_error() {
     let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
     v["series"]["sys_cpu_pct"].as_array_mut().unwrap().pop();
     let err = Report::from_json(&v.to_string()).unwrap_err();
-    assert!(err.to_string().contains("series.sys_cpu_pct has 119 values"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("series.sys_cpu_pct has 119 values"),
+        "{err}"
+    );
     let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
     v["summaries"]["sys_cpu_pct"]["count"] = 3.into();
     let err = Report::from_json(&v.to_string()).unwrap_err();
@@ -119,5 +158,8 @@ fn histograms_in_summaries_merge_exactly() {
     let mut h = a.summaries[metrics::LATENCY].histogram.clone();
     h.merge(&b.summaries[metrics::LATENCY].histogram);
     assert_eq!(h.count(), 240);
-    assert_eq!(h.quantile(0.5), a.summaries[metrics::LATENCY].histogram.quantile(0.5));
+    assert_eq!(
+        h.quantile(0.5),
+        a.summaries[metrics::LATENCY].histogram.quantile(0.5)
+    );
 }
