@@ -18,6 +18,9 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod cache;
+pub mod limiter;
+pub mod pool;
 pub mod report;
 pub mod rules;
 pub mod stats;

@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! cargo run -p perfopt-web --example sample_report > /tmp/viewer/sample.json
+//! cargo run -p perfopt-web --example sample_report -- 86400 > /tmp/viewer/day.json
 //! ```
+//!
+//! The optional argument is the run length in seconds (default 180).
 //!
 //! A three-minute run of a watched process sampled every second, built with core's
 //! [`Recorder`] and the default rules: a CPU burst from 60 s to 110 s (the `cpu` rule fires
 //! and resolves), an error burst around 90 s (`error_rate` fires and resolves), latency that
-//! climbs past 1 s from 140 s to the end (`response_time` still firing), slowly growing RSS,
+//! climbs past 1 s from 140 s on (`response_time` still firing), slowly growing RSS,
 //! a few missed samples (nulls) and per-request latencies for `summaries.latency_ms`.
 
 use perfopt_core::report::{Meta, Recorder, Target, metrics as m};
@@ -49,27 +52,52 @@ fn main() {
     let t0 = Instant::from_secs(50_000);
     let mut rec = Recorder::new(t0, meta, default_rules()).expect("default rules are valid");
     let mut rng = Noise(0x9E37_79B9_7F4A_7C15);
-    let seconds = 180u64;
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .map(|a| {
+            a.parse()
+                .expect("the argument is the run length in seconds")
+        })
+        .unwrap_or(180);
     for s in 0..seconds {
         let sf = s as f64;
         let burst = (60..110).contains(&s);
-        let sys_cpu = if burst { 91.0 + rng.jitter(5.0) } else { 32.0 + rng.jitter(8.0) };
-        let proc_cpu = if burst { 310.0 + rng.jitter(25.0) } else { 85.0 + rng.jitter(15.0) };
+        let sys_cpu = if burst {
+            91.0 + rng.jitter(5.0)
+        } else {
+            32.0 + rng.jitter(8.0)
+        };
+        let proc_cpu = if burst {
+            310.0 + rng.jitter(25.0)
+        } else {
+            85.0 + rng.jitter(15.0)
+        };
         let slow = s >= 140;
         let latency_mean = if slow {
-            600.0 + (sf - 140.0) * 25.0 + rng.jitter(40.0)
+            600.0 + (sf - 140.0).min(60.0) * 25.0 + rng.jitter(40.0)
         } else {
             45.0 + rng.jitter(10.0) + if burst { 60.0 } else { 0.0 }
         };
         let latency_p99 = latency_mean * (3.2 + rng.jitter(0.3));
-        let errors = if (85..100).contains(&s) { 8.0 + rng.jitter(2.0) } else { 0.4 + rng.jitter(0.3) };
-        let rps = if slow { 120.0 + rng.jitter(10.0) } else { 240.0 + rng.jitter(20.0) };
+        let errors = if (85..100).contains(&s) {
+            8.0 + rng.jitter(2.0)
+        } else {
+            0.4 + rng.jitter(0.3)
+        };
+        let rps = if slow {
+            120.0 + rng.jitter(10.0)
+        } else {
+            240.0 + rng.jitter(20.0)
+        };
         // RSS: a sawtooth that grows about 20 MiB a minute.
         let rss = 180.0 * 1_048_576.0 + sf * 350_000.0 + (s % 20) as f64 * 900_000.0;
         let mut values = vec![
             (m::SYS_CPU, sys_cpu),
-            (m::SYS_MEM, 58.0 + sf * 0.06 + rng.jitter(0.8)),
-            (m::SYS_LOAD1, 1.5 + if burst { 3.2 } else { 0.0 } + rng.jitter(0.3)),
+            (m::SYS_MEM, 58.0 + sf.min(300.0) * 0.06 + rng.jitter(0.8)),
+            (
+                m::SYS_LOAD1,
+                1.5 + if burst { 3.2 } else { 0.0 } + rng.jitter(0.3),
+            ),
             (m::NET_RX, 2.4e6 + rng.jitter(4e5)),
             (m::NET_TX, 5.1e6 + rng.jitter(8e5)),
             (m::DISK_READ, 1.2e5 + rng.jitter(1e5)),

@@ -209,7 +209,10 @@ mod tests {
         assert_eq!(parse_rule(0, Some("cpu"), Some(&good)).unwrap().id, "cpu");
         let bad = good.replace("\"threshold\":80.0", "\"threshold\":\"high\"");
         let err = parse_rule(3, Some("cpu"), Some(&bad)).unwrap_err();
-        assert!(err.starts_with("rules[3] (\"cpu\"): invalid type: string \"high\""), "{err}");
+        assert!(
+            err.starts_with("rules[3] (\"cpu\"): invalid type: string \"high\""),
+            "{err}"
+        );
         assert!(!err.contains("line"), "{err}");
         let err = parse_rule(1, None, Some("{\"id\":\"x\"}")).unwrap_err();
         assert!(err.starts_with("rules[1]: missing field"), "{err}");

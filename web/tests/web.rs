@@ -109,7 +109,9 @@ fn evaluate(report: &ParsedReport, rules: &JsValue) -> Evaluation {
 }
 
 fn rules_of(data: &JsValue) -> Array {
-    get(data, "rules").dyn_into::<Array>().expect("rules is an array")
+    get(data, "rules")
+        .dyn_into::<Array>()
+        .expect("rules is an array")
 }
 
 fn rule_by_id(rules: &Array, id: &str) -> JsValue {
@@ -130,7 +132,10 @@ fn parse_round_trips_the_report_through_js() {
 
     assert_eq!(get(&data, "schema").as_string().as_deref(), Some(SCHEMA));
     let meta = get(&data, "meta");
-    assert_eq!(get(&meta, "host").as_string().as_deref(), Some("wasm-test-host"));
+    assert_eq!(
+        get(&meta, "host").as_string().as_deref(),
+        Some("wasm-test-host")
+    );
     assert_eq!(get(&get(&meta, "target"), "pid").as_f64(), Some(4242.0));
     assert_eq!(
         get(&meta, "ended_at").as_f64().unwrap() - get(&meta, "started_at").as_f64().unwrap(),
@@ -144,15 +149,27 @@ fn parse_round_trips_the_report_through_js() {
         .iter()
         .map(|k| k.as_string().unwrap())
         .collect();
-    for name in ["t_ms", metrics::SYS_CPU, metrics::SYS_MEM, metrics::PROC_RSS] {
-        assert!(keys.iter().any(|k| k == name), "series lacks {name}: {keys:?}");
+    for name in [
+        "t_ms",
+        metrics::SYS_CPU,
+        metrics::SYS_MEM,
+        metrics::PROC_RSS,
+    ] {
+        assert!(
+            keys.iter().any(|k| k == name),
+            "series lacks {name}: {keys:?}"
+        );
     }
     for key in &keys {
         let column = get(&series, key).dyn_into::<Array>().expect("an array");
         assert_eq!(column.length() as u64, SAMPLES, "series.{key}");
     }
     let t_ms = get(&series, "t_ms").dyn_into::<Array>().unwrap();
-    assert_eq!(t_ms.get(1).as_f64(), Some(1007.0), "samples were taken 7 ms into each second");
+    assert_eq!(
+        t_ms.get(1).as_f64(),
+        Some(1007.0),
+        "samples were taken 7 ms into each second"
+    );
     let mem = get(&series, metrics::SYS_MEM).dyn_into::<Array>().unwrap();
     assert!(mem.get(17).is_null(), "the missed sample is null");
     assert_eq!(mem.get(18).as_f64(), Some(40.0));
@@ -174,7 +191,10 @@ fn parse_round_trips_the_report_through_js() {
     assert_eq!(back.meta, report.meta);
     assert_eq!(back.series, report.series);
     for (name, summary) in &report.summaries {
-        assert_eq!(back.summaries[name].summary, summary.summary, "summaries.{name}");
+        assert_eq!(
+            back.summaries[name].summary, summary.summary,
+            "summaries.{name}"
+        );
     }
     assert_eq!(back, report);
 }
@@ -189,10 +209,25 @@ fn evaluate_with_the_reports_rules_reproduces_its_alerts() {
     assert_eq!(out.alerts, report.alerts);
     assert_eq!(out.recommendations, report.recommendations);
     // And the report did have something to reproduce.
-    let cpu: Vec<AlertState> =
-        out.alerts.iter().filter(|a| a.rule == "cpu").map(|a| a.state).collect();
-    assert_eq!(cpu, [AlertState::Pending, AlertState::Firing, AlertState::Resolved]);
-    let error_rate = out.recommendations.iter().find(|r| r.rule == "error_rate").unwrap();
+    let cpu: Vec<AlertState> = out
+        .alerts
+        .iter()
+        .filter(|a| a.rule == "cpu")
+        .map(|a| a.state)
+        .collect();
+    assert_eq!(
+        cpu,
+        [
+            AlertState::Pending,
+            AlertState::Firing,
+            AlertState::Resolved
+        ]
+    );
+    let error_rate = out
+        .recommendations
+        .iter()
+        .find(|r| r.rule == "error_rate")
+        .unwrap();
     assert_eq!(error_rate.state, AlertState::Firing);
     assert_eq!(error_rate.evidence.threshold, 5.0);
     // Rules the series has no data for stay silent.
@@ -214,7 +249,11 @@ fn a_raised_threshold_silences_only_its_rule() {
     set(&cpu, "clear_threshold", JsValue::from_f64(90.0));
     let out = evaluate(&p, &rules.into());
 
-    assert!(out.alerts.iter().all(|a| a.rule != "cpu"), "{:?}", out.alerts);
+    assert!(
+        out.alerts.iter().all(|a| a.rule != "cpu"),
+        "{:?}",
+        out.alerts
+    );
     assert!(out.recommendations.iter().all(|r| r.rule != "cpu"));
     // The other rules are evaluated exactly as before.
     let others: Vec<&AlertRecord> = report.alerts.iter().filter(|a| a.rule != "cpu").collect();
@@ -234,23 +273,36 @@ fn a_raised_threshold_silences_only_its_rule() {
 #[wasm_bindgen_test]
 fn invalid_rules_are_errors_that_name_the_rule() {
     let p = parsed(&sample_report());
-    let err = |rules: JsValue| message(p.evaluate(rules).err().expect("an error"));
+    let err = |rules: JsValue| message(p.evaluate(rules).expect_err("an error"));
 
     let rules = rules_of(&p.data().unwrap());
-    set(&rule_by_id(&rules, "cpu"), "clear_threshold", JsValue::from_f64(95.0));
+    set(
+        &rule_by_id(&rules, "cpu"),
+        "clear_threshold",
+        JsValue::from_f64(95.0),
+    );
     let msg = err(rules.into());
-    assert!(msg.contains("\"cpu\"") && msg.contains("clear_threshold"), "{msg}");
+    assert!(
+        msg.contains("\"cpu\"") && msg.contains("clear_threshold"),
+        "{msg}"
+    );
 
     let rules = rules_of(&p.data().unwrap());
     set(&rules.get(1), "threshold", JsValue::from_str("high"));
     let msg = err(rules.into());
-    assert!(msg.starts_with("rules[1] (\"cpu\"): invalid type: string \"high\""), "{msg}");
+    assert!(
+        msg.starts_with("rules[1] (\"cpu\"): invalid type: string \"high\""),
+        "{msg}"
+    );
 
     let rules = rules_of(&p.data().unwrap());
     let first: Object = rules.get(0).unchecked_into();
     Reflect::delete_property(&first, &"metric".into()).unwrap();
     let msg = err(rules.into());
-    assert!(msg.contains("rules[0]") && msg.contains("missing field `metric`"), "{msg}");
+    assert!(
+        msg.contains("rules[0]") && msg.contains("missing field `metric`"),
+        "{msg}"
+    );
 
     let msg = err(JsValue::from_str("cpu > 80"));
     assert!(msg.contains("expected an array"), "{msg}");
@@ -269,10 +321,16 @@ fn bad_reports_give_precise_errors() {
     assert!(msg.contains("truncated"), "{msg}");
 
     let msg = err("hello\n");
-    assert!(msg.starts_with("not valid JSON at line 1, column 1"), "{msg}");
+    assert!(
+        msg.starts_with("not valid JSON at line 1, column 1"),
+        "{msg}"
+    );
 
     let msg = err("{\"schema\": \"perfopt.report/v2\", \"meta\": {}}");
-    assert!(msg.contains("perfopt.report/v2") && msg.contains("expected"), "{msg}");
+    assert!(
+        msg.contains("perfopt.report/v2") && msg.contains("expected"),
+        "{msg}"
+    );
     let msg = err("{}");
     assert!(msg.contains("no \"schema\" field"), "{msg}");
     let msg = err("[1, 2]");
@@ -297,12 +355,27 @@ fn format_value_is_cores() {
         Unit::PerSec,
         Unit::Count,
     ];
-    let values = [0.0, 0.004, 1.005, 12.345, 999.5, 1023.9, 1024.0, 3.5 * 1048576.0, -7.25, 6.02e23];
+    let values = [
+        0.0,
+        0.004,
+        1.005,
+        12.345,
+        999.5,
+        1023.9,
+        1024.0,
+        3.5 * 1048576.0,
+        -7.25,
+        6.02e23,
+    ];
     for unit in units {
         let name = serde_json::to_value(unit).unwrap();
         let name = name.as_str().unwrap();
         for v in values {
-            assert_eq!(format_value(v, name), metrics::format_value(v, unit), "{v} {name}");
+            assert_eq!(
+                format_value(v, name),
+                metrics::format_value(v, unit),
+                "{v} {name}"
+            );
         }
         assert_eq!(format_value(f64::NAN, name), "-");
     }
@@ -314,7 +387,10 @@ fn format_value_is_cores() {
 #[wasm_bindgen_test]
 fn metric_info_and_all_metrics_describe_cores_metrics() {
     let cpu = metric_info(metrics::SYS_CPU).unwrap();
-    assert_eq!(get(&cpu, "name").as_string().as_deref(), Some(metrics::SYS_CPU));
+    assert_eq!(
+        get(&cpu, "name").as_string().as_deref(),
+        Some(metrics::SYS_CPU)
+    );
     assert_eq!(get(&cpu, "unit").as_string().as_deref(), Some("percent"));
     assert!(get(&cpu, "help").as_string().unwrap().contains("CPU"));
     let rss = metric_info(metrics::PROC_RSS).unwrap();
@@ -337,11 +413,21 @@ fn default_rules_are_cores() {
     let rules: Vec<Rule> = serde_json::from_str(&stringify(&js)).unwrap();
     assert_eq!(rules, rules::default_rules());
     let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-    for id in ["response_time", "cpu", "memory", "cache_hit_rate", "error_rate", "p99_latency"] {
+    for id in [
+        "response_time",
+        "cpu",
+        "memory",
+        "cache_hit_rate",
+        "error_rate",
+        "p99_latency",
+    ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
     let cpu = rule_by_id(&js.dyn_into().unwrap(), "cpu");
     assert_eq!(get(&cpu, "threshold").as_f64(), Some(80.0));
-    assert_eq!(get(&cpu, "comparison").as_string().as_deref(), Some("above"));
+    assert_eq!(
+        get(&cpu, "comparison").as_string().as_deref(),
+        Some("above")
+    );
     assert_eq!(tool_version(), env!("CARGO_PKG_VERSION"));
 }

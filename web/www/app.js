@@ -21,6 +21,9 @@ import init, {
   toolVersion,
 } from './pkg/perfopt_web.js';
 
+// Start loading the WebAssembly module at once; everything that needs it awaits `ready`.
+const ready = init();
+
 const LIVE_URL = 'api/report';
 const LIVE_INTERVAL_MS = 2000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -97,8 +100,9 @@ function unitOf(metric) {
   return state.data?.summaries?.[metric]?.unit ?? 'count';
 }
 
+/** `formatValue` for any value: a missing one (null, undefined) shows as `-`. */
 function fmt(value, unit) {
-  return formatValue(Number(value), unit);
+  return formatValue(typeof value === 'number' ? value : NaN, unit);
 }
 
 /** Milliseconds since the report start as seconds: `62 s`, `62.5 s`. */
@@ -214,6 +218,7 @@ async function loadUrl(url) {
 
 async function loadFile(file) {
   if (!file) return;
+  await ready;
   stopLive();
   let text;
   try {
@@ -578,8 +583,15 @@ function chart(name, tMs, values, ev, index) {
     return h('figure', { class: 'chart', 'data-series': name }, head, svg);
   }
 
-  let lo = Math.min(...finite);
-  let hi = Math.max(...finite);
+  // A loop, not Math.min(...finite): a day of samples would overflow the argument list.
+  let dataMin = Infinity;
+  let dataMax = -Infinity;
+  for (const v of finite) {
+    if (v < dataMin) dataMin = v;
+    if (v > dataMax) dataMax = v;
+  }
+  let lo = dataMin;
+  let hi = dataMax;
   for (const r of rules) {
     lo = Math.min(lo, r.threshold);
     hi = Math.max(hi, r.threshold);
@@ -591,7 +603,7 @@ function chart(name, tMs, values, ev, index) {
   const Y = (v) => M.t + ph - ((v - y.min) / (y.max - y.min)) * ph;
 
   svg.setAttribute('aria-label',
-    `${name} from t = ${fmtT(t0)} to ${fmtT(tMs[tMs.length - 1])}: min ${fmt(Math.min(...finite), unit)}, max ${fmt(Math.max(...finite), unit)}`);
+    `${name} from t = ${fmtT(t0)} to ${fmtT(tMs[tMs.length - 1])}: min ${fmt(dataMin, unit)}, max ${fmt(dataMax, unit)}`);
   svg.append(s('title', null, `${name} (${unit})`));
 
   // Firing periods of rules on this metric.
@@ -632,13 +644,36 @@ function chart(name, tMs, values, ev, index) {
     xAxis.append(s('text', { x: xx, y: H - 8, 'text-anchor': 'middle', class: 'axis-label' }, `${sec} s`));
   }
 
-  // The line, broken at nulls; an isolated sample is a dot.
+  // The line, broken at nulls; an isolated sample is a dot. Long series keep, per half
+  // pixel, only the first, lowest, highest and last sample: the same picture, far fewer points.
   const segs = [];
   let cur = [];
+  let bucket = null;
+  const flush = () => {
+    if (!bucket) return;
+    const pts = [bucket.first, bucket.min, bucket.max, bucket.last]
+      .filter((p, k, all) => all.indexOf(p) === k)
+      .sort((a, b) => a.i - b.i);
+    for (const p of pts) cur.push([p.x, p.y]);
+    bucket = null;
+  };
+  const dense = values.length > 2 * pw;
   values.forEach((v, i) => {
-    if (typeof v === 'number' && Number.isFinite(v)) cur.push([X(tMs[i]), Y(v)]);
-    else if (cur.length) { segs.push(cur); cur = []; }
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      flush();
+      if (cur.length) { segs.push(cur); cur = []; }
+      return;
+    }
+    const p = { i, x: X(tMs[i]), y: Y(v) };
+    if (!dense) { cur.push([p.x, p.y]); return; }
+    const key = Math.floor(p.x * 2);
+    if (bucket && bucket.key !== key) flush();
+    if (!bucket) bucket = { key, first: p, min: p, max: p, last: p };
+    if (p.y < bucket.min.y) bucket.min = p;
+    if (p.y > bucket.max.y) bucket.max = p;
+    bucket.last = p;
   });
+  flush();
   if (cur.length) segs.push(cur);
   const base = Y(Math.max(y.min, Math.min(0, y.max)));
   const plot = s('g', { class: 'plot' });
@@ -680,8 +715,14 @@ function chart(name, tMs, values, ev, index) {
     pt.y = evt.clientY;
     const local = pt.matrixTransform(svg.getScreenCTM().inverse());
     const t = t0 + ((local.x - M.l) / pw) * (t1 - t0);
-    let best = 0;
-    for (let i = 1; i < tMs.length; i++) if (Math.abs(tMs[i] - t) < Math.abs(tMs[best] - t)) best = i;
+    // Binary search for the sample nearest to t.
+    let a = 0;
+    let b = tMs.length - 1;
+    while (b - a > 1) {
+      const m = (a + b) >> 1;
+      if (tMs[m] <= t) a = m; else b = m;
+    }
+    const best = Math.abs(tMs[a] - t) <= Math.abs(tMs[b] - t) ? a : b;
     const v = values[best];
     const xx = X(tMs[best]);
     cLine.setAttribute('x1', xx);
@@ -879,7 +920,10 @@ function setupUi() {
   $('#rules').addEventListener('submit', onReevaluate);
   $('#rules').addEventListener('input', onRulesInput);
   $('#rules-reset').addEventListener('click', onResetRules);
+}
 
+/** Drag and drop anywhere on the page; wired before the module loads so a drop never navigates away. */
+function setupDrop() {
   const zone = $('#dropzone');
   let depth = 0;
   const hasFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
@@ -909,8 +953,9 @@ function setupUi() {
 }
 
 async function main() {
+  setupDrop();
   try {
-    await init();
+    await ready;
   } catch (e) {
     showError('the viewer', `WebAssembly failed to load: ${errorText(e)}`);
     finish('error', '');

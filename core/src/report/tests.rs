@@ -40,7 +40,8 @@ fn sample_report() -> Report {
         ));
         rec.record_latency(Duration::from_micros(5_000 + s * 1000));
     }
-    rec.report(t0.saturating_add(Duration::from_secs(120)))
+    // 121 s: rates such as 120/121 per second must survive a JSON round trip exactly.
+    rec.report(t0.saturating_add(Duration::from_secs(121)))
 }
 
 #[test]
@@ -48,7 +49,7 @@ fn recorder_builds_a_consistent_report() {
     let r = sample_report();
     r.validate().unwrap();
     assert_eq!(r.series.len(), 120);
-    assert_eq!(r.meta.ended_at - r.meta.started_at, 120_000);
+    assert_eq!(r.meta.ended_at - r.meta.started_at, 121_000);
     let cpu = &r.summaries[metrics::SYS_CPU];
     assert_eq!(cpu.summary.count, 120);
     assert!((cpu.summary.max - 95.0).abs() < 1e-9);

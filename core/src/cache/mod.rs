@@ -1,0 +1,1 @@
+//! Two-tier TTL cache (in progress, issue 3).

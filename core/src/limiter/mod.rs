@@ -1,0 +1,1 @@
+//! Concurrency limiter (in progress, issue 4).

@@ -1,0 +1,1 @@
+//! Connection pool bookkeeping (in progress, issue 4).
