@@ -19,6 +19,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod cache;
+pub mod leak;
 pub mod limiter;
 pub mod pool;
 pub mod report;
