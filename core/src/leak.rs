@@ -52,13 +52,18 @@ pub struct LeakConfig {
     pub limit_bytes: Option<f64>,
 }
 
+impl LeakConfig {
+    /// The default [`LeakConfig::min_slope_mb_per_h`], also the `memory_leak` rule's threshold.
+    pub const DEFAULT_MIN_SLOPE_MB_PER_H: f64 = 1.0;
+}
+
 impl Default for LeakConfig {
     fn default() -> Self {
         LeakConfig {
             warmup: Duration::from_secs(120),
             envelope: Duration::from_secs(60),
             min_points: 8,
-            min_slope_mb_per_h: 1.0,
+            min_slope_mb_per_h: LeakConfig::DEFAULT_MIN_SLOPE_MB_PER_H,
             min_fit: 0.4,
             limit_bytes: None,
         }

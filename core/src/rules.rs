@@ -204,7 +204,8 @@ impl Rule {
 }
 
 /// The default rule set: the seed's four rules (mean response time > 1 s, CPU > 80 %,
-/// memory > 85 %, cache hit rate < 70 %) plus error rate and p99 latency.
+/// memory > 85 %, cache hit rate < 70 %) plus error rate, p99 latency and memory leak (the
+/// slope of the process's RSS floor from [`crate::leak`], MB/h).
 pub fn default_rules() -> Vec<Rule> {
     #[allow(clippy::too_many_arguments)]
     fn rule(
@@ -320,6 +321,20 @@ pub fn default_rules() -> Vec<Rule> {
             "p99 latency is above 2 s.",
             "Find the slow tail: profile the slowest scopes, look for lock contention and \
              queueing; bound the wait queue.",
+        ),
+        rule(
+            "memory_leak",
+            m::MEM_LEAK,
+            Aggregate::Last,
+            300,
+            Above,
+            crate::leak::LeakConfig::DEFAULT_MIN_SLOPE_MB_PER_H,
+            crate::leak::LeakConfig::DEFAULT_MIN_SLOPE_MB_PER_H / 2.0,
+            0,
+            Critical,
+            "Resident memory keeps growing: a leak is suspected.",
+            "Take heap profiles a few minutes apart and compare them; look for caches, maps \
+             and queues without bounds, and for tasks or connections that are never dropped.",
         ),
     ]
     .into()

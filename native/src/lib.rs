@@ -29,6 +29,7 @@
 pub mod clock;
 pub mod http;
 pub mod monitor;
+pub mod profile;
 pub mod prometheus;
 pub mod report_file;
 pub mod sampler;

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use perfopt::http::{self, ReportSource, SavedReport};
 use perfopt::monitor::{Monitor, MonitorConfig, MonitorError, MonitorEvent, MonitorHandle, Watch};
 use perfopt::{report_file, show, workload};
+use perfopt_core::leak::LeakConfig;
 use perfopt_core::report::Report;
 use perfopt_core::report::metrics::{self, format_value};
 
@@ -78,6 +79,12 @@ struct MonitorArgs {
     /// Serve the live viewer, /api/report and /metrics on this address while running.
     #[arg(long)]
     serve: Option<SocketAddr>,
+    /// Leak analysis: ignore the target's RSS during this first stretch.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    leak_warmup: Duration,
+    /// Leak analysis: width of the buckets whose minimum is the RSS floor.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    leak_window: Duration,
     /// The command to start and watch, after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -217,6 +224,11 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         interval: args.interval,
         duration: args.duration,
         watch,
+        leak: LeakConfig {
+            warmup: args.leak_warmup,
+            envelope: args.leak_window,
+            ..LeakConfig::default()
+        },
         ..MonitorConfig::default()
     };
     // Check the output folder before spending a whole run on it.

@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use perfopt_core::Instant;
+use perfopt_core::leak::LeakConfig;
 use perfopt_core::report::{AlertRecord, Meta, Recorder, Report, Target, metrics};
 use perfopt_core::rules::{Rule, RuleError};
 use perfopt_core::stats::Histogram;
 use tokio::sync::mpsc;
 
 use crate::clock;
+use crate::profile::Profiler;
 use crate::sampler::{Sample, Sampler, SamplerError};
 
 /// What the monitor watches besides the system.
@@ -39,6 +41,9 @@ pub struct MonitorConfig {
     pub watch: Watch,
     /// Rules to evaluate.
     pub rules: Vec<Rule>,
+    /// How the target's RSS is analysed for leaks (`limit_bytes` defaults to the memory
+    /// limit the sampler sees).
+    pub leak: LeakConfig,
 }
 
 impl Default for MonitorConfig {
@@ -48,6 +53,7 @@ impl Default for MonitorConfig {
             duration: None,
             watch: Watch::System,
             rules: perfopt_core::rules::default_rules(),
+            leak: LeakConfig::default(),
         }
     }
 }
@@ -112,7 +118,11 @@ struct Interval {
 struct Shared {
     recorder: Mutex<Recorder>,
     interval: Mutex<Interval>,
+    profiler: Profiler,
 }
+
+/// Rows of the profile table in the report.
+const PROFILE_TOP_N: usize = 20;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data that is still usable.
@@ -143,9 +153,17 @@ impl MonitorHandle {
         lock(&self.shared.interval).extra.push((metric, value));
     }
 
+    /// The profiler whose top scopes go into the report: time code with
+    /// [`Profiler::scope`], [`Profiler::instrument`] or its `tracing` layer.
+    pub fn profiler(&self) -> &Profiler {
+        &self.shared.profiler
+    }
+
     /// The report as of now.
     pub fn report(&self) -> Report {
-        lock(&self.shared.recorder).report(clock::now())
+        let mut report = lock(&self.shared.recorder).report(clock::now());
+        report.profile = self.shared.profiler.table(PROFILE_TOP_N);
+        report
     }
 }
 
@@ -199,12 +217,18 @@ impl Monitor {
             ended_at: 0,
             interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
         };
-        let recorder =
+        let mut recorder =
             Recorder::new(start, meta, config.rules.clone()).map_err(MonitorError::Rule)?;
+        let mut leak = config.leak.clone();
+        if leak.limit_bytes.is_none() {
+            leak.limit_bytes = sampler.memory_limit();
+        }
+        recorder.set_leak_config(leak);
         let handle = MonitorHandle {
             shared: Arc::new(Shared {
                 recorder: Mutex::new(recorder),
                 interval: Mutex::new(Interval::default()),
+                profiler: Profiler::new(),
             }),
         };
         Ok(Monitor {

@@ -120,6 +120,18 @@ impl Sampler {
         (!parts.is_empty()).then(|| parts.join(" "))
     }
 
+    /// The memory limit that applies to the target: the cgroup limit where there is one,
+    /// else total system memory (bytes; `None` if unknown).
+    pub fn memory_limit(&self) -> Option<f64> {
+        let cgroup = self.system.cgroup_limits().map(|c| c.total_memory);
+        let total = self.system.total_memory();
+        match (cgroup, total) {
+            (Some(c), t) if c > 0 && (t == 0 || c < t) => Some(c as f64),
+            (_, t) if t > 0 => Some(t as f64),
+            _ => None,
+        }
+    }
+
     /// True once the target process has exited (or was never given).
     pub fn target_gone(&self) -> bool {
         self.pid.is_none() || self.target_gone
@@ -142,6 +154,10 @@ impl Sampler {
         if total > 0 {
             let used = total.saturating_sub(self.system.available_memory());
             out.push((metrics::SYS_MEM, used as f64 * 100.0 / total as f64));
+            out.push((
+                metrics::SYS_MEM_AVAILABLE,
+                self.system.available_memory() as f64,
+            ));
         }
         if let Ok(load) = System::load_average() {
             out.push((metrics::SYS_LOAD1, load.one));

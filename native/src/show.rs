@@ -96,6 +96,36 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(out);
 
+    if !report.profile.is_empty() {
+        let _ = writeln!(
+            out,
+            "PROFILE (top {} by cumulative time)",
+            report.profile.len()
+        );
+        let ms = |v: f64| format!("{v:.3}");
+        let rows: Vec<[String; 8]> = report
+            .profile
+            .iter()
+            .map(|p| {
+                [
+                    p.scope.clone(),
+                    p.calls.to_string(),
+                    ms(p.total_ms),
+                    ms(p.self_ms),
+                    ms(p.mean_ms),
+                    ms(p.p50_ms),
+                    ms(p.p99_ms),
+                    ms(p.max_ms),
+                ]
+            })
+            .collect();
+        let header = [
+            "scope", "calls", "total ms", "self ms", "mean ms", "p50 ms", "p99 ms", "max ms",
+        ];
+        table(&mut out, &header, &rows);
+        let _ = writeln!(out);
+    }
+
     let _ = writeln!(out, "ALERT TIMELINE");
     if report.alerts.is_empty() {
         let _ = writeln!(out, "  none");

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub const SYS_CPU: &str = "sys_cpu_pct";
 /// System memory in use, % of total.
 pub const SYS_MEM: &str = "sys_mem_pct";
+/// System memory available to new processes, bytes.
+pub const SYS_MEM_AVAILABLE: &str = "sys_mem_available_bytes";
+/// Slope of the target's RSS floor while a leak is suspected, MB/h (0 when not).
+pub const MEM_LEAK: &str = "mem_leak_mb_per_h";
 /// One-minute load average.
 pub const SYS_LOAD1: &str = "sys_load1";
 /// Network receive rate over all interfaces, bytes/s.

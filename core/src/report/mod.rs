@@ -44,10 +44,10 @@ pub struct Report {
     pub components: BTreeMap<String, serde_json::Value>,
     /// Profile rows, sorted by cumulative time (empty until scopes are recorded).
     #[serde(default)]
-    pub profile: Vec<serde_json::Value>,
-    /// Memory analysis, when made.
+    pub profile: Vec<ProfileRow>,
+    /// Memory analysis (leak verdict), when a process's RSS was watched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<serde_json::Value>,
+    pub memory: Option<MemoryAnalysis>,
     /// The rules the run was evaluated with.
     pub rules: Vec<Rule>,
     /// Timeline of rule state changes.
@@ -105,6 +105,42 @@ impl MetricSummary {
             histogram,
         }
     }
+}
+
+/// Memory analysis of a run. The per-interval snapshots are the series columns
+/// `proc_rss_bytes`, `proc_virt_bytes`, `sys_mem_pct` and `sys_mem_available_bytes`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryAnalysis {
+    /// The series the verdict was computed from (`proc_rss_bytes`).
+    pub metric: String,
+    /// The verdict and the numbers behind it.
+    pub leak: crate::leak::LeakReport,
+    /// The settings used.
+    pub config: crate::leak::LeakConfig,
+}
+
+/// One profiled scope: a row of the top-N table (like `print_stats(20)`), times in ms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRow {
+    /// Scope (or `tracing` span) name.
+    pub scope: String,
+    /// Completed calls.
+    pub calls: u64,
+    /// Cumulative wall time, including nested scopes.
+    pub total_ms: f64,
+    /// Time not spent in nested scopes (equal to `total_ms` where nesting is unknown).
+    pub self_ms: f64,
+    /// Mean time per call.
+    pub mean_ms: f64,
+    /// Median time per call.
+    pub p50_ms: f64,
+    /// 99th percentile time per call.
+    pub p99_ms: f64,
+    /// Longest call.
+    pub max_ms: f64,
+    /// Bytes allocated inside the scope, when the counting allocator is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc_bytes: Option<u64>,
 }
 
 /// One state change of one rule.

@@ -8,8 +8,12 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::metrics::{self, Unit};
-use super::{AlertRecord, Evidence, Meta, MetricSummary, Recommendation, Report, SCHEMA, Series};
+use super::{
+    AlertRecord, Evidence, MemoryAnalysis, Meta, MetricSummary, Recommendation, Report, SCHEMA,
+    Series,
+};
 use crate::Instant;
+use crate::leak::{self, LeakConfig, Verdict};
 use crate::rules::{Rule, RuleEngine, RuleError};
 use crate::stats::Histogram;
 
@@ -55,6 +59,9 @@ pub struct Recorder {
     engine: RuleEngine,
     alerts: Vec<AlertRecord>,
     unpolled: VecDeque<AlertRecord>,
+    leak: LeakConfig,
+    leak_slope: Option<f64>,
+    leak_next_ms: u64,
 }
 
 impl Recorder {
@@ -73,7 +80,18 @@ impl Recorder {
             engine: RuleEngine::new(rules)?,
             alerts: Vec::new(),
             unpolled: VecDeque::new(),
+            leak: LeakConfig::default(),
+            leak_slope: None,
+            leak_next_ms: 0,
         })
+    }
+
+    /// Sets how the target's RSS is analysed for leaks (see [`crate::leak`]). The verdict is
+    /// refreshed once per [`LeakConfig::envelope`] and recorded as the metric
+    /// [`metrics::MEM_LEAK`] (the slope in MB/h while a leak is suspected, else 0), which the
+    /// `memory_leak` rule watches.
+    pub fn set_leak_config(&mut self, config: LeakConfig) {
+        self.leak = config;
     }
 
     /// Appends a sample at `now` and evaluates the rules. Returns `false` and ignores the
@@ -81,14 +99,22 @@ impl Recorder {
     pub fn handle_sample<'a>(
         &mut self,
         now: Instant,
-        values: impl IntoIterator<Item = (&'a str, f64)> + Clone,
+        values: impl IntoIterator<Item = (&'a str, f64)>,
     ) -> bool {
         let t_ms = now.saturating_duration_since(self.start).as_millis();
         let t_ms = u64::try_from(t_ms).unwrap_or(u64::MAX);
-        if !self.series.push(t_ms, values.clone()) {
+        if self.series.t_ms().last().is_some_and(|&last| t_ms <= last) {
             return false;
         }
-        for (name, v) in values {
+        let mut values: Vec<(&str, f64)> = values.into_iter().collect();
+        if let Some(&(_, rss)) = values.iter().find(|(n, _)| *n == metrics::PROC_RSS) {
+            self.update_leak(t_ms, rss);
+        }
+        if let Some(slope) = self.leak_slope {
+            values.push((metrics::MEM_LEAK, slope));
+        }
+        self.series.push(t_ms, values.iter().copied());
+        for &(name, v) in &values {
             if !v.is_finite() {
                 continue;
             }
@@ -106,6 +132,34 @@ impl Recorder {
             self.unpolled.push_back(a);
         });
         true
+    }
+
+    fn update_leak(&mut self, t_ms: u64, rss: f64) {
+        if t_ms < self.leak_next_ms {
+            return;
+        }
+        let envelope_ms = u64::try_from(self.leak.envelope.as_millis()).unwrap_or(u64::MAX);
+        self.leak_next_ms = t_ms.saturating_add(envelope_ms.max(1));
+        let mut samples = self.rss_samples();
+        samples.push((t_ms, rss));
+        let report = leak::analyze(&samples, &self.leak);
+        self.leak_slope = match report.verdict {
+            Verdict::Leak => Some(report.slope_mb_per_h),
+            Verdict::None => Some(0.0),
+            _ => None,
+        };
+    }
+
+    fn rss_samples(&self) -> Vec<(u64, f64)> {
+        let Some(col) = self.series.column(metrics::PROC_RSS) else {
+            return Vec::new();
+        };
+        self.series
+            .t_ms()
+            .iter()
+            .zip(col)
+            .filter_map(|(&t, v)| v.map(|v| (t, v)))
+            .collect()
     }
 
     /// Adds one request latency to the whole-run latency summary (`summaries.latency_ms`).
@@ -169,7 +223,14 @@ impl Recorder {
             summaries,
             components: BTreeMap::new(),
             profile: Vec::new(),
-            memory: None,
+            memory: self
+                .series
+                .column(metrics::PROC_RSS)
+                .map(|_| MemoryAnalysis {
+                    metric: String::from(metrics::PROC_RSS),
+                    leak: leak::analyze(&self.rss_samples(), &self.leak),
+                    config: self.leak.clone(),
+                }),
             rules: self.engine.rules().to_vec(),
             alerts: self.alerts.clone(),
             recommendations: self.recommendations(),
