@@ -140,11 +140,9 @@ pub fn analyze(samples: &[(u64, f64)], config: &LeakConfig) -> LeakReport {
     } else {
         Verdict::None
     };
-    if leaking {
-        if let Some(limit) = config.limit_bytes {
-            let remaining = (limit - report.floor_bytes).max(0.0);
-            report.projected_exhaustion_s = Some(remaining / (slope * 1000.0));
-        }
+    if leaking && let Some(limit) = config.limit_bytes {
+        let remaining = (limit - report.floor_bytes).max(0.0);
+        report.projected_exhaustion_s = Some(remaining / (slope * 1000.0));
     }
     report
 }

@@ -21,6 +21,7 @@ async fn requests_reported_by_a_service_reach_the_report() {
         duration: Some(Duration::from_millis(1600)),
         watch: Watch::Pid(std::process::id()),
         rules,
+        ..MonitorConfig::default()
     })
     .unwrap();
     let handle = monitor.handle();
