@@ -4,6 +4,7 @@
 //!
 //! Every server binds 127.0.0.1; every wait is bounded in time.
 
+pub mod sim;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,131 @@
+//! The pool's invariants, checked by tests after every step.
+
+use super::{Pool, State, Waiter};
+use crate::Instant;
+
+impl Pool {
+    /// Checks every invariant; panics naming the broken one. Test support, not API.
+    #[doc(hidden)]
+    pub fn validate(&self) {
+        self.slots.validate();
+        self.waiters.validate();
+        let c = &self.config;
+        let (mut creating, mut checking, mut in_use, mut idle) = (0, 0, 0, 0);
+        for (key, slot) in self.slots.iter() {
+            match slot.state {
+                State::Creating => {
+                    creating += 1;
+                    assert_eq!(slot.uses, 0, "a slot being created was used");
+                }
+                State::Checking => checking += 1,
+                State::Idle { .. } => {
+                    idle += 1;
+                    assert_eq!(
+                        self.idle.iter().filter(|&&k| k == key).count(),
+                        1,
+                        "idle slot {key} not listed exactly once"
+                    );
+                }
+                State::InUse { holder, .. } => {
+                    in_use += 1;
+                    assert!(slot.uses >= 1);
+                    if let Some(w) = holder {
+                        assert_eq!(
+                            self.waiters.get(w),
+                            Some(&Waiter::Granted { slot: key }),
+                            "slot {key} and its holder disagree"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(creating, self.creating, "creating count");
+        assert_eq!(checking, self.checking, "checking count");
+        assert_eq!(in_use, self.in_use, "in-use count");
+        assert_eq!(idle, self.idle.len(), "idle list holds a non-idle slot");
+        assert!(self.slots.len() <= c.max_size, "above max_size");
+        assert!(
+            self.creating <= c.max_concurrent_creates,
+            "too many creations"
+        );
+        let mut last = Instant::ZERO;
+        for &key in &self.idle {
+            let Some(State::Idle { since }) = self.slots.get(key).map(|s| s.state) else {
+                panic!("idle list holds {key}, which is not idle");
+            };
+            assert!(since >= last, "idle list out of order");
+            last = since;
+        }
+        let mut queued = 0;
+        for (key, waiter) in self.waiters.iter() {
+            match *waiter {
+                Waiter::Queued { deadline, .. } => {
+                    queued += 1;
+                    assert_eq!(
+                        self.deadlines.contains(&(deadline, key)),
+                        deadline < Instant::MAX,
+                        "waiter {key} missing from the deadline index"
+                    );
+                    assert_eq!(
+                        self.queue.iter().filter(|&&k| k == key).count(),
+                        1,
+                        "waiter {key} not queued exactly once"
+                    );
+                }
+                Waiter::Granted { slot } => {
+                    assert!(
+                        matches!(
+                            self.slots.get(slot).map(|s| s.state),
+                            Some(State::InUse { holder: Some(h), .. }) if h == key
+                        ),
+                        "waiter {key} holds slot {slot}, which does not name it"
+                    );
+                }
+            }
+        }
+        assert_eq!(queued, self.queued, "waiters not conserved");
+        assert_eq!(self.deadlines.len(), {
+            self.waiters
+                .iter()
+                .filter(|(_, w)| matches!(w, Waiter::Queued { deadline, .. } if *deadline < Instant::MAX))
+                .count()
+        });
+        assert!(self.queued <= c.max_waiters, "queue above its bound");
+        if self.queued > 0
+            && let Some(&top) = self.idle.last()
+        {
+            let Some(slot) = self.slots.get(top).copied() else {
+                panic!("idle top {top} missing");
+            };
+            let State::Idle { since } = slot.state else {
+                panic!("idle top {top} not idle");
+            };
+            assert!(
+                self.now < slot.expires_at,
+                "expired idle slot beside a waiter"
+            );
+            assert!(
+                self.needs_check(since, self.now) && self.checking >= self.queued,
+                "a waiter waits beside a usable idle connection"
+            );
+        }
+        assert!(
+            !self.wants_creation() || self.now < self.next_create_at,
+            "a needed creation was not started"
+        );
+        let k = &self.counters;
+        let closed = k.closed_broken + k.closed_expired + k.closed_idle;
+        assert_eq!(
+            k.created - closed,
+            (self.idle.len() + self.in_use + self.checking) as u64,
+            "created - closed != live connections"
+        );
+        if let Some(exact) = self.exact_slot_timer() {
+            assert!(
+                self.slot_timer.is_some_and(|t| t <= exact),
+                "slot timer {:?} later than the earliest slot deadline {exact:?}",
+                self.slot_timer
+            );
+        }
+    }
+}

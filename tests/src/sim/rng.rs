@@ -1,0 +1,47 @@
+//! A small seeded generator for the simulation (the harness library has no `rand`).
+
+/// SplitMix64: fast, seedable, statistically fine for simulation inputs.
+#[derive(Clone, Debug)]
+pub struct SimRng(u64);
+
+impl SimRng {
+    /// A generator with `seed`; equal seeds give equal sequences.
+    pub fn new(seed: u64) -> SimRng {
+        SimRng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Exponentially distributed with the given mean.
+    pub fn exp(&mut self, mean: f64) -> f64 {
+        -mean * (1.0 - self.unit()).ln()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn means_are_right_and_seeds_repeat() {
+        let mut a = SimRng::new(3);
+        let n = 100_000;
+        let mean = (0..n).map(|_| a.exp(2.0)).sum::<f64>() / n as f64;
+        assert!((mean - 2.0).abs() < 0.05, "{mean}");
+        let u = (0..n).map(|_| a.unit()).sum::<f64>() / n as f64;
+        assert!((u - 0.5).abs() < 0.01, "{u}");
+        assert_eq!(SimRng::new(9).next_u64(), SimRng::new(9).next_u64());
+    }
+}
