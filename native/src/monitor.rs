@@ -114,11 +114,31 @@ struct Interval {
     extra: Vec<(&'static str, f64)>,
 }
 
-#[derive(Debug)]
+/// A component (cache, pool, limiter, …) whose statistics go into the report's
+/// `components.<name>` and which may add metrics to each sample.
+pub trait ComponentSource: Send + Sync {
+    /// The key under `components`.
+    fn name(&self) -> &'static str;
+    /// Its statistics now, as JSON.
+    fn stats(&self) -> serde_json::Value;
+    /// Metrics for the sample being taken (for example the cache hit rate of the last
+    /// interval). Called once per interval.
+    fn sample(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+}
+
 struct Shared {
     recorder: Mutex<Recorder>,
     interval: Mutex<Interval>,
     profiler: Profiler,
+    components: Mutex<Vec<Arc<dyn ComponentSource>>>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 /// Rows of the profile table in the report.
@@ -159,10 +179,18 @@ impl MonitorHandle {
         &self.shared.profiler
     }
 
+    /// Adds a component whose statistics go into the report (`components.<name>`).
+    pub fn add_component(&self, source: Arc<dyn ComponentSource>) {
+        lock(&self.shared.components).push(source);
+    }
+
     /// The report as of now.
     pub fn report(&self) -> Report {
         let mut report = lock(&self.shared.recorder).report(clock::now());
         report.profile = self.shared.profiler.table(PROFILE_TOP_N);
+        for c in lock(&self.shared.components).iter() {
+            report.components.insert(c.name().to_string(), c.stats());
+        }
         report
     }
 }
@@ -229,6 +257,7 @@ impl Monitor {
                 recorder: Mutex::new(recorder),
                 interval: Mutex::new(Interval::default()),
                 profiler: Profiler::new(),
+                components: Mutex::new(Vec::new()),
             }),
         };
         Ok(Monitor {
@@ -317,6 +346,11 @@ impl Monitor {
             }
         }
         values.extend(interval.extra);
+        let components: Vec<Arc<dyn ComponentSource>> =
+            lock(&self.handle.shared.components).clone();
+        for c in components {
+            values.extend(c.sample());
+        }
         let mut alerts = Vec::new();
         {
             let mut rec = lock(&self.handle.shared.recorder);
