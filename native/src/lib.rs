@@ -26,9 +26,14 @@
 //! # }
 //! ```
 
+pub mod cache;
 pub mod clock;
+pub mod demo;
+pub mod html_report;
 pub mod http;
+pub mod limiter;
 pub mod monitor;
+pub mod pool;
 pub mod profile;
 pub mod prometheus;
 pub mod report_file;

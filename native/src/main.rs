@@ -28,6 +28,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Run a real chat-room server under load on loopback, instrumented with every perfopt
+    /// component, and write report.json and a self-contained report.html.
+    Demo(DemoArgs),
     /// Sample the system (and a process) every interval, evaluate the rules, write a report.
     Monitor(MonitorArgs),
     /// Work with saved reports.
@@ -63,6 +66,51 @@ enum Cmd {
 }
 
 #[derive(clap::Args, Debug)]
+struct DemoArgs {
+    /// Simulated users (TCP connections), 1-5000.
+    #[arg(long, default_value_t = 200)]
+    clients: u32,
+    /// Messages per second per client.
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
+    /// How long the clients send (1s-1h).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Users in the SQLite database.
+    #[arg(long, default_value_t = 10_000)]
+    users: u32,
+    /// Profile cache capacity, entries (try 100 to see the cache-hit-rate advice).
+    #[arg(long, default_value_t = 5_000)]
+    cache_size: u64,
+    /// Maximum SQLite connections in the pool.
+    #[arg(long, default_value_t = 4)]
+    pool_size: usize,
+    /// Limiter algorithm.
+    #[arg(long, value_enum, default_value_t = LimiterArg::Gradient)]
+    limiter: LimiterArg,
+    /// Users per chat room.
+    #[arg(long, default_value_t = 10)]
+    room_size: u32,
+    /// Where to write the report (atomically).
+    #[arg(long, default_value = "report.json")]
+    out: PathBuf,
+    /// Where to write the self-contained HTML report.
+    #[arg(long, default_value = "report.html")]
+    html: PathBuf,
+    /// Serve the live viewer on this address while the demo runs (and the final report
+    /// after it, until Ctrl-C).
+    #[arg(long)]
+    serve: Option<SocketAddr>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LimiterArg {
+    Fixed,
+    Aimd,
+    Gradient,
+}
+
+#[derive(clap::Args, Debug)]
 struct MonitorArgs {
     /// Watch this existing process.
     #[arg(long, conflicts_with = "command")]
@@ -92,6 +140,14 @@ struct MonitorArgs {
 
 #[derive(Subcommand, Debug)]
 enum ReportCmd {
+    /// Write a self-contained HTML report (opens from file://, no server).
+    Html {
+        /// The report file.
+        file: PathBuf,
+        /// Where to write the HTML (atomically).
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+    },
     /// Print a report as tables (or as JSON).
     Show {
         /// The report file.
@@ -148,7 +204,18 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
+        Cmd::Demo(args) => demo(args).await,
         Cmd::Monitor(args) => monitor(args).await,
+        Cmd::Report {
+            cmd: ReportCmd::Html { file, out },
+        } => {
+            let report = report_file::load(&file).map_err(bad_input)?;
+            check_out_dir(&out)?;
+            perfopt::html_report::write(&out, &report)
+                .map_err(|e| failure(format!("cannot write {}: {e}", out.display())))?;
+            println!("perfopt: wrote {}", out.display());
+            Ok(())
+        }
         Cmd::Report {
             cmd: ReportCmd::Show { file, format },
         } => {
@@ -232,15 +299,7 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         ..MonitorConfig::default()
     };
     // Check the output folder before spending a whole run on it.
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        return Err(bad_input(format!(
-            "--out {}: folder {} does not exist",
-            args.out.display(),
-            dir.display()
-        )));
-    }
+    check_out_dir(&args.out)?;
     let mut monitor = Monitor::start(config).map_err(|e| match e {
         MonitorError::Spawn(..)
         | MonitorError::Sampler(_)
@@ -290,6 +349,97 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         let _ = server.await;
     }
     Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<(), Failure> {
+    use perfopt::demo::{Demo, DemoConfig, DemoError, LimiterKind};
+    for path in [&args.out, &args.html] {
+        check_out_dir(path)?;
+    }
+    let config = DemoConfig {
+        clients: args.clients,
+        rate: args.rate,
+        duration: args.duration,
+        users: args.users,
+        cache_size: args.cache_size,
+        pool_size: args.pool_size,
+        limiter: match args.limiter {
+            LimiterArg::Fixed => LimiterKind::Fixed,
+            LimiterArg::Aimd => LimiterKind::Aimd,
+            LimiterArg::Gradient => LimiterKind::Gradient,
+        },
+        room_size: args.room_size,
+        data_dir: None,
+    };
+    println!(
+        "perfopt demo: {} clients x {} msg/s for {:?}; {} users in SQLite; cache {} entries; pool {}; limiter {:?}",
+        config.clients,
+        config.rate,
+        config.duration,
+        config.users,
+        config.cache_size,
+        config.pool_size,
+        config.limiter
+    );
+    let demo = Demo::start(config).map_err(|e| match e {
+        DemoError::Config(_) => bad_input(e),
+        other => failure(other),
+    })?;
+    let live = Arc::new(Live {
+        handle: demo.handle(),
+        done: OnceLock::new(),
+    });
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = match args.serve {
+        Some(addr) => {
+            let listener = bind(addr).await?;
+            println!("perfopt: live viewer at {}", url_of(&listener));
+            let source: Arc<dyn ReportSource> = live.clone();
+            Some(tokio::spawn(http::serve(listener, source, async move {
+                let _ = server_stopped.await;
+            })))
+        }
+        None => None,
+    };
+    flush();
+    let outcome = demo.run().await.map_err(failure)?;
+    eprintln!();
+    print!("{}", outcome.summary);
+    report_file::save(&args.out, &outcome.report).map_err(|e| {
+        failure(format!(
+            "cannot write the report to {}: {e}",
+            args.out.display()
+        ))
+    })?;
+    perfopt::html_report::write(&args.html, &outcome.report)
+        .map_err(|e| failure(format!("cannot write {}: {e}", args.html.display())))?;
+    println!(
+        "\nperfopt: wrote {} and {} (open it in a browser; `perfopt report show {}` for tables)",
+        args.out.display(),
+        args.html.display(),
+        args.out.display()
+    );
+    if let Some(server) = server {
+        let _ = live.done.set(outcome.report);
+        println!("perfopt: demo finished; still serving the final report (Ctrl-C to stop)");
+        flush();
+        stop_signal().await;
+        let _ = stop_server.send(());
+        let _ = server.await;
+    }
+    Ok(())
+}
+
+/// Fails early when the folder of an output file does not exist.
+fn check_out_dir(path: &std::path::Path) -> Result<(), Failure> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => Err(bad_input(format!(
+            "{}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEvent>) {

@@ -3,7 +3,9 @@
 //! sorted by cumulative time (the seed's `print_stats(20)`).
 //!
 //! - [`Profiler::scope`] returns a guard that records on drop. Guards nest on one thread:
-//!   time spent in an inner scope is subtracted from the outer one's *self* time.
+//!   time spent in an inner scope is subtracted from the outer one's *self* time. A guard is
+//!   not `Send`, so the compiler stops it from being held across an `.await` in a spawned
+//!   task (where the task could move to another thread mid-scope).
 //! - [`Profiler::instrument`] times a future from its first poll to its completion (wall
 //!   time, including time spent waiting); its self time equals its total.
 //! - [`ProfileLayer`] is a `tracing_subscriber::Layer`: every span is a scope named after the
@@ -89,6 +91,7 @@ impl Profiler {
             profiler: self,
             name,
             start: clock::now(),
+            _not_send: std::marker::PhantomData,
         }
     }
 
@@ -152,6 +155,9 @@ pub struct ScopeGuard<'a> {
     profiler: &'a Profiler,
     name: &'static str,
     start: Instant,
+    /// Not `Send`: nesting is tracked per thread, so a guard must not be held across an
+    /// `.await` in a task that may move; use [`Profiler::instrument`] for async code.
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl Drop for ScopeGuard<'_> {

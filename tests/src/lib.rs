@@ -4,7 +4,9 @@
 //!
 //! Every server binds 127.0.0.1; every wait is bounded in time.
 
+pub mod belady;
 pub mod sim;
+pub mod traces;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};

@@ -11,18 +11,40 @@
 // `<span class="value" data-metric data-stat data-unit>` whose text is
 // `formatValue(summaries[metric][stat], data-unit)`; `data-unit` is the summary's unit, except
 // for `rate_per_s` (a count per second whatever the metric), where it is `per_sec`.
+//
+// Two modes, one script:
+// - served (`perfopt serve`, `monitor --serve`): the WebAssembly module is imported from
+//   `./pkg/perfopt_web.js`; the report comes from `?src=` or the live `api/report`.
+// - embedded (a self-contained `report.html`, see native/src/html_report.rs): the document
+//   defines `window.perfoptEmbedded` before this script runs:
+//     { wasm(): Promise<the initialised perfopt_web.js module>, report(): {text, name} }
+//   The page then makes no request at all: it shows the embedded report at once, never
+//   polls, and still opens other reports with the file picker or drag and drop.
+// This script has no static import, so it can be inlined in such a document.
 
-import init, {
-  ParsedReport,
-  formatValue,
-  metricInfo,
-  allMetrics,
-  defaultRules,
-  toolVersion,
-} from './pkg/perfopt_web.js';
+/** The self-contained report's hooks, or null when the page is served. */
+const embedded = window.perfoptEmbedded ?? null;
+
+// The WebAssembly API (perfopt-core), bound when the module has loaded.
+let ParsedReport;
+let formatValue;
+let metricInfo;
+let allMetrics;
+let defaultRules;
+let toolVersion;
+
+/** The served module: the wasm-bindgen glue next to this page, initialised. */
+async function loadServedWasm() {
+  const wasm = await import('./pkg/perfopt_web.js');
+  await wasm.default();
+  return wasm;
+}
 
 // Start loading the WebAssembly module at once; everything that needs it awaits `ready`.
-const ready = init();
+const ready = (async () => {
+  const wasm = embedded ? await embedded.wasm() : await loadServedWasm();
+  ({ ParsedReport, formatValue, metricInfo, allMetrics, defaultRules, toolVersion } = wasm);
+})();
 
 const LIVE_URL = 'api/report';
 const LIVE_INTERVAL_MS = 2000;
@@ -229,6 +251,19 @@ async function loadFile(file) {
     return;
   }
   showText(text, file.name);
+}
+
+/** Embedded mode: the report inside this self-contained document; nothing is fetched. */
+function loadEmbedded() {
+  let report;
+  try {
+    report = embedded.report();
+  } catch (e) {
+    showError('the embedded report', errorText(e));
+    finish('error', 'embedded');
+    return;
+  }
+  showText(report.text, report.name || 'embedded report');
 }
 
 /** Live mode: the native server's current report, re-fetched every 2 s. */
@@ -963,6 +998,10 @@ async function main() {
   }
   setupUi();
   void defaultRules; // exported for scripts and tests; the editor edits the report's own rules
+  if (embedded) {
+    loadEmbedded();
+    return;
+  }
   const src = new URLSearchParams(location.search).get('src');
   if (src) await loadUrl(src);
   else await startLive();

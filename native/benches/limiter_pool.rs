@@ -1,0 +1,251 @@
+//! Overhead of the limiter and the pool against what users combine today (issue 4, part 6):
+//! limiter acquire+release vs `tokio::sync::Semaphore`; pool get+return vs deadpool (managed,
+//! trivial manager) and bb8; one task, and two tasks on a two-worker runtime (contended).
+//!
+//! ```text
+//! cargo bench -p perfopt --bench limiter_pool -- --warm-up-time 1 --measurement-time 3 --sample-size 20
+//! ```
+//!
+//! Every contender keeps its library's default per-checkout behaviour: deadpool recycles
+//! (an async `recycle` call) on every get, bb8 tests on checkout (an async `is_valid` call),
+//! perfopt checks only connections idle longer than `check_after_idle` (500 ms). The
+//! managers do no I/O, so the numbers are the pools' own bookkeeping.
+
+#![allow(missing_docs)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use perfopt::limiter::{Algorithm, Limiter, LimiterConfig};
+use perfopt::pool::{Manager, Pool, PoolConfig};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+
+/// One operation under test: acquire and release, or get and return.
+trait Op: Send + Sync + 'static {
+    fn once(&self) -> impl Future<Output = ()> + Send;
+}
+
+struct Sem(Semaphore);
+
+impl Op for Sem {
+    async fn once(&self) {
+        drop(self.0.acquire().await.expect("open"));
+    }
+}
+
+struct Lim(Limiter);
+
+impl Op for Lim {
+    async fn once(&self) {
+        drop(self.0.acquire().await.expect("admitted"));
+    }
+}
+
+struct LimRun(Limiter);
+
+impl Op for LimRun {
+    async fn once(&self) {
+        self.0.run(async {}).await.expect("admitted");
+    }
+}
+
+/// perfopt's pool with a manager that does no I/O.
+struct Trivial;
+
+impl Manager for Trivial {
+    type Connection = u64;
+    type Error = Infallible;
+
+    fn target(&self) -> String {
+        "trivial".into()
+    }
+
+    async fn create(&self) -> Result<u64, Infallible> {
+        Ok(0)
+    }
+
+    async fn check(&self, _: &mut u64) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+struct Ours(Pool<Trivial>);
+
+impl Op for Ours {
+    async fn once(&self) {
+        let mut conn = self.0.get().await.expect("a connection");
+        *conn += 1;
+    }
+}
+
+struct DpManager;
+
+impl deadpool::managed::Manager for DpManager {
+    type Type = u64;
+    type Error = Infallible;
+
+    async fn create(&self) -> Result<u64, Infallible> {
+        Ok(0)
+    }
+
+    async fn recycle(
+        &self,
+        _: &mut u64,
+        _: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<Infallible> {
+        Ok(())
+    }
+}
+
+struct Dp(deadpool::managed::Pool<DpManager>);
+
+impl Op for Dp {
+    async fn once(&self) {
+        let mut conn = self.0.get().await.expect("a connection");
+        *conn += 1;
+    }
+}
+
+struct Bb8Manager;
+
+impl bb8::ManageConnection for Bb8Manager {
+    type Connection = u64;
+    type Error = Infallible;
+
+    async fn connect(&self) -> Result<u64, Infallible> {
+        Ok(0)
+    }
+
+    async fn is_valid(&self, _: &mut u64) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    fn has_broken(&self, _: &mut u64) -> bool {
+        false
+    }
+}
+
+struct Bb8(bb8::Pool<Bb8Manager>);
+
+impl Op for Bb8 {
+    async fn once(&self) {
+        let mut conn = self.0.get().await.expect("a connection");
+        *conn += 1;
+    }
+}
+
+fn single_thread() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn two_workers() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Two tasks on two workers each run `iters / 2` operations; the time for all of them.
+fn contended<O: Op>(rt: &Runtime, op: &Arc<O>, iters: u64) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let op = Arc::clone(op);
+                tokio::spawn(async move {
+                    for _ in 0..iters.div_ceil(2) {
+                        op.once().await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        start.elapsed()
+    })
+}
+
+const PERMITS: u32 = 64;
+const POOL_SIZE: usize = 8;
+
+fn limiter(c: &mut Criterion) {
+    let one = single_thread();
+    let two = two_workers();
+    let fixed =
+        || Limiter::new(LimiterConfig::with_algorithm(Algorithm::Fixed(PERMITS))).expect("valid");
+    let sem = Arc::new(Sem(Semaphore::new(PERMITS as usize)));
+    let lim = Arc::new(Lim(fixed()));
+    let run = Arc::new(LimRun(fixed()));
+
+    let mut group = c.benchmark_group("limiter_acquire_release");
+    group.bench_function("1task/tokio_semaphore", |b| {
+        b.to_async(&one).iter(|| sem.once());
+    });
+    group.bench_function("1task/perfopt_limiter", |b| {
+        b.to_async(&one).iter(|| lim.once());
+    });
+    group.bench_function("1task/perfopt_limiter_run", |b| {
+        b.to_async(&one).iter(|| run.once());
+    });
+    group.bench_function("2threads/tokio_semaphore", |b| {
+        b.iter_custom(|iters| contended(&two, &sem, iters));
+    });
+    group.bench_function("2threads/perfopt_limiter", |b| {
+        b.iter_custom(|iters| contended(&two, &lim, iters));
+    });
+    group.finish();
+}
+
+fn pool(c: &mut Criterion) {
+    let one = single_thread();
+    let two = two_workers();
+    let ours = |rt: &Runtime| {
+        let pool = rt.block_on(async {
+            Pool::new(Trivial, PoolConfig::with_max_size(POOL_SIZE)).expect("valid")
+        });
+        Arc::new(Ours(pool))
+    };
+    let deadpool = || {
+        Arc::new(Dp(deadpool::managed::Pool::builder(DpManager)
+            .max_size(POOL_SIZE)
+            .build()
+            .expect("valid")))
+    };
+    let bb8 = |rt: &Runtime| {
+        let pool = rt.block_on(
+            bb8::Pool::builder()
+                .max_size(POOL_SIZE as u32)
+                .build(Bb8Manager),
+        );
+        Arc::new(Bb8(pool.expect("valid")))
+    };
+
+    let mut group = c.benchmark_group("pool_get_return");
+    let (o, d, b8) = (ours(&one), deadpool(), bb8(&one));
+    group.bench_function("1task/perfopt", |b| b.to_async(&one).iter(|| o.once()));
+    group.bench_function("1task/deadpool", |b| b.to_async(&one).iter(|| d.once()));
+    group.bench_function("1task/bb8", |b| b.to_async(&one).iter(|| b8.once()));
+    let (o, d, b8) = (ours(&two), deadpool(), bb8(&two));
+    group.bench_function("2threads/perfopt", |b| {
+        b.iter_custom(|iters| contended(&two, &o, iters));
+    });
+    group.bench_function("2threads/deadpool", |b| {
+        b.iter_custom(|iters| contended(&two, &d, iters));
+    });
+    group.bench_function("2threads/bb8", |b| {
+        b.iter_custom(|iters| contended(&two, &b8, iters));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, limiter, pool);
+criterion_main!(benches);

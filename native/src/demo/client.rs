@@ -1,0 +1,212 @@
+//! Simulated chat users: real TCP clients on loopback that log in, join a room and send
+//! messages at a set rate, each mentioning another user (`@id`, drawn from a skewed
+//! distribution so some users are popular). Each client measures the delivery latency of its
+//! own messages (sent → received back as `MSG`) and reports it to the monitor.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::clock;
+use crate::monitor::MonitorHandle;
+
+/// What the clients did, for the summary.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// Messages sent.
+    pub sent: AtomicU64,
+    /// Own messages received back.
+    pub echoed: AtomicU64,
+    /// `ERR` replies received.
+    pub errors: AtomicU64,
+    /// Messages never echoed within the timeout.
+    pub lost: AtomicU64,
+    /// Clients that could not connect or log in.
+    pub failed_clients: AtomicU64,
+    /// Login commands retried after `ERR busy`.
+    pub retries: AtomicU64,
+}
+
+/// How one client behaves.
+#[derive(Clone, Debug)]
+pub struct ClientPlan {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// This client's user id.
+    pub user: u32,
+    /// Room to join.
+    pub room: String,
+    /// Messages per second.
+    pub rate: f64,
+    /// When to stop sending.
+    pub stop_at: perfopt_core::Instant,
+    /// Users that can be mentioned (1..=users).
+    pub users: u32,
+    /// Seed for this client's choices.
+    pub seed: u64,
+}
+
+/// A message not echoed within this is counted lost (and as a failed request).
+const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one client to its stop time, then waits (bounded) for its last echoes.
+pub async fn run(plan: ClientPlan, monitor: MonitorHandle, stats: Arc<ClientStats>) {
+    if let Err(_e) = run_inner(&plan, &monitor, &stats).await {
+        stats.failed_clients.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn run_inner(
+    plan: &ClientPlan,
+    monitor: &MonitorHandle,
+    stats: &Arc<ClientStats>,
+) -> std::io::Result<()> {
+    let stream = TcpStream::connect(plan.addr).await?;
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    // Log in and join; a server shedding load answers `ERR busy`: back off and retry.
+    for (command, expect) in [
+        (format!("HELLO {}\n", plan.user), "WELCOME"),
+        (format!("JOIN {}\n", plan.room), "JOINED"),
+    ] {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            write.write_all(command.as_bytes()).await?;
+            let line = tokio::time::timeout(ECHO_TIMEOUT, lines.next_line())
+                .await
+                .map_err(|_| std::io::Error::other("login timed out"))??
+                .ok_or_else(|| std::io::Error::other("server closed"))?;
+            if line.starts_with(expect) {
+                break;
+            }
+            if !line.starts_with("ERR busy") || backoff > Duration::from_secs(2) {
+                return Err(std::io::Error::other(format!(
+                    "expected {expect}, got {line}"
+                )));
+            }
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+    }
+    let pending: Arc<Mutex<HashMap<u64, perfopt_core::Instant>>> = Arc::default();
+    let reader = {
+        let pending = pending.clone();
+        let monitor = monitor.clone();
+        let stats = stats.clone();
+        let me = plan.user;
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.strip_prefix("MSG ") {
+                    let mut parts = rest.splitn(4, ' ');
+                    let (_room, user, stamp) = (parts.next(), parts.next(), parts.next());
+                    let mine = user.and_then(|u| u.parse::<u32>().ok()) == Some(me);
+                    if let (true, Some(stamp)) = (mine, stamp.and_then(|s| s.parse::<u64>().ok())) {
+                        let sent = pending
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&stamp);
+                        if let Some(sent) = sent {
+                            monitor
+                                .record_request(clock::now().saturating_duration_since(sent), true);
+                            stats.echoed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                } else if line.starts_with("ERR ") {
+                    stats.errors.fetch_add(1, Ordering::Relaxed);
+                    monitor.record_request(Duration::ZERO, false);
+                } else if line == "BYE" {
+                    break;
+                }
+            }
+        })
+    };
+    let mut rng = SplitMix(plan.seed);
+    let gap = Duration::from_secs_f64(1.0 / plan.rate.max(0.001));
+    // Start at a random phase so clients do not send in lockstep.
+    let mut next = clock::now().saturating_add(gap.mul_f64(rng.unit()));
+    let mut stamp = 0u64;
+    while next < plan.stop_at {
+        tokio::time::sleep_until(clock::to_std(next).into()).await;
+        stamp += 1;
+        let mention = rng.skewed(plan.users);
+        let now = clock::now();
+        pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(stamp, now);
+        let line = format!("SAY {} {stamp} hello @{mention} how are you?\n", plan.room);
+        write.write_all(line.as_bytes()).await?;
+        stats.sent.fetch_add(1, Ordering::Relaxed);
+        next = next.saturating_add(gap);
+        expire(&pending, monitor, stats, now);
+    }
+    // Let the last echoes arrive (bounded), then say goodbye.
+    let deadline = clock::now().saturating_add(ECHO_TIMEOUT);
+    while !pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_empty()
+        && clock::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    expire(
+        &pending,
+        monitor,
+        stats,
+        clock::now().saturating_add(ECHO_TIMEOUT),
+    );
+    let _ = write.write_all(b"QUIT\n").await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
+    Ok(())
+}
+
+/// Counts messages older than the echo timeout as lost (failed requests).
+fn expire(
+    pending: &Mutex<HashMap<u64, perfopt_core::Instant>>,
+    monitor: &MonitorHandle,
+    stats: &ClientStats,
+    now: perfopt_core::Instant,
+) {
+    let mut p = pending.lock().unwrap_or_else(PoisonError::into_inner);
+    let before = p.len();
+    p.retain(|_, sent| now.saturating_duration_since(*sent) < ECHO_TIMEOUT);
+    for _ in p.len()..before {
+        stats.lost.fetch_add(1, Ordering::Relaxed);
+        monitor.record_request(ECHO_TIMEOUT, false);
+    }
+}
+
+/// A tiny seeded generator (SplitMix64): the demo must not depend on a dev-only RNG.
+#[derive(Clone, Debug)]
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A user id in 1..=n, skewed towards small ids (log-uniform: popular users are few).
+    pub fn skewed(&mut self, n: u32) -> u32 {
+        let n = f64::from(n.max(1));
+        let x = (n + 1.0).powf(self.unit());
+        (x.floor() as u32).clamp(1, n as u32)
+    }
+}

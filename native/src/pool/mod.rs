@@ -1,0 +1,934 @@
+//! A connection pool for async services: the tokio host of [`perfopt_core::pool`].
+//!
+//! [`Pool<M>`](Pool) hands out connections made by a [`Manager`] — [`TcpManager`] (a TCP
+//! address), [`SqliteManager`] (a SQLite file through rusqlite's bundled SQLite), or
+//! [`ObjectManager`] (reusable objects such as buffers: the seed's memory pool). A caller that
+//! finds no idle connection waits in a FIFO queue until one is returned, created or checked,
+//! or until its wait deadline, when it gets a typed [`Error`] naming the target and the last
+//! connection error. The [`Pooled`] guard returns the connection when dropped (closed instead
+//! if marked broken).
+//!
+//! This module holds no policy: when to create, check, hand out, close or give up is the
+//! core machine's decision. The driver is a `Mutex` around the machine and a map of the
+//! idle connections, a waker per queued caller, spawned tasks for the I/O the machine asks
+//! for (`Create`, `Check`), and one timer task driven by `poll_timeout`. It does not retry
+//! a failed query, balance between hosts or resize itself.
+//!
+//! # Cancellation
+//! Dropping a [`Pool::get`] future at any point never leaks a slot: a queued caller leaves
+//! the queue, and a connection granted but not yet delivered is handed back with the core's
+//! `cancel`.
+//!
+//! # Example
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use perfopt::pool::{ObjectManager, Pool, PoolConfig};
+//!
+//! // A pool of at most 4 reusable 64 KiB buffers, cleared on return.
+//! let buffers = Pool::new(
+//!     ObjectManager::new(|| Vec::<u8>::with_capacity(64 * 1024), Vec::clear),
+//!     PoolConfig::for_objects(4),
+//! )
+//! .expect("valid settings");
+//! let mut buf = buffers.get().await.expect("a buffer");
+//! buf.extend_from_slice(b"hello");
+//! drop(buf); // back to the pool, cleared
+//! let buf = buffers.get().await.expect("the same buffer");
+//! assert!(buf.is_empty() && buf.capacity() >= 64 * 1024);
+//! assert_eq!(buffers.stats().created, 1);
+//! # }
+//! ```
+
+pub(crate) mod driver;
+mod object;
+mod sqlite;
+mod tcp;
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use perfopt_core::Instant;
+use perfopt_core::pool::{self as core, Get, PoolAction, SlotId, WaiterId};
+use tokio::runtime::Handle;
+
+pub use object::ObjectManager;
+pub use perfopt_core::pool::{Backoff, CloseCause, CreateFailure, Health, PoolStats};
+pub use sqlite::{SqliteConnection, SqliteError, SqliteManager};
+pub use tcp::TcpManager;
+
+use crate::clock;
+use driver::{IdMap, Timed, Timer, WakeList, arm, lock};
+
+/// Makes and checks the connections of a [`Pool`].
+///
+/// Implement it with `async fn`s; the futures must be `Send` (they run on spawned tasks).
+pub trait Manager: Send + Sync + 'static {
+    /// What the pool hands out.
+    type Connection: Send + 'static;
+    /// Why a connection could not be made or failed its check.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Names what the pool connects to, for error messages (`tcp://127.0.0.1:5432`).
+    fn target(&self) -> String;
+
+    /// Opens a new connection. The pool bounds it with [`PoolConfig::create_timeout`].
+    fn create(&self) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
+
+    /// Tests an idle connection before it is reused (asked for by the core after
+    /// `check_after_idle`); an error closes it. Bounded by [`PoolConfig::check_timeout`].
+    fn check(
+        &self,
+        connection: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Whether a creation error is worth retrying soon ([`CreateFailure::Transient`]: the
+    /// waiters keep waiting) or not ([`CreateFailure::Fatal`]: every waiter fails at once
+    /// with [`Error::Create`]). Default: transient.
+    fn classify(&self, error: &Self::Error) -> CreateFailure {
+        let _ = error;
+        CreateFailure::Transient
+    }
+
+    /// A cheap synchronous test when a connection is returned; `true` closes it. Default:
+    /// `false`.
+    fn is_broken(&self, connection: &mut Self::Connection) -> bool {
+        let _ = connection;
+        false
+    }
+
+    /// Prepares a healthy returned connection for its next user (an object pool clears
+    /// its buffer). Default: nothing.
+    fn reset(&self, connection: &mut Self::Connection) {
+        let _ = connection;
+    }
+}
+
+/// Settings of a [`Pool`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// The core settings: sizes, lifetimes, idle timeout, health-check age, leak threshold,
+    /// queue bound, creation backoff.
+    pub pool: core::PoolConfig,
+    /// How long [`Pool::get`] waits for a connection; `None`: as long as it takes (the
+    /// queue is still bounded). Default 5 s.
+    pub wait_timeout: Option<Duration>,
+    /// Longest [`Manager::create`]; a slower one counts as a transient failure. Default 5 s.
+    pub create_timeout: Duration,
+    /// Longest [`Manager::check`]; a slower one closes the connection. Default 1 s.
+    pub check_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            pool: core::PoolConfig::default(),
+            wait_timeout: Some(Duration::from_secs(5)),
+            create_timeout: Duration::from_secs(5),
+            check_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// The default settings with at most `max_size` connections.
+    pub fn with_max_size(max_size: usize) -> PoolConfig {
+        let mut config = PoolConfig::default();
+        config.pool.max_size = max_size;
+        config
+    }
+
+    /// Settings for an object pool of at most `max_size` objects: no health checks, no
+    /// lifetime, creations in parallel (they are cheap and local).
+    pub fn for_objects(max_size: usize) -> PoolConfig {
+        let mut config = PoolConfig::with_max_size(max_size);
+        config.pool.check_after_idle = None;
+        config.pool.max_lifetime = None;
+        config.pool.max_concurrent_creates = max_size.max(1);
+        config
+    }
+}
+
+/// Why [`Manager::create`] produced no connection.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CreateError<E> {
+    /// The manager's error.
+    Manager(E),
+    /// It took longer than [`PoolConfig::create_timeout`].
+    TimedOut(Duration),
+}
+
+impl<E: fmt::Display> fmt::Display for CreateError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::Manager(e) => e.fmt(f),
+            CreateError::TimedOut(d) => write!(f, "took longer than create_timeout ({d:?})"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CreateError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CreateError::Manager(e) => Some(e),
+            CreateError::TimedOut(_) => None,
+        }
+    }
+}
+
+/// Why a pool could not be built or a [`Pool::get`] got no connection. `E` is the
+/// manager's error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// A setting is invalid; the core error names it (`max_size`, `min_idle`, a zero
+    /// timeout…).
+    Config(core::PoolError),
+    /// The pool was built outside a tokio runtime (it needs one for its tasks and timer).
+    NoRuntime,
+    /// The wait queue was full (backpressure).
+    QueueFull {
+        /// What the pool connects to.
+        target: Arc<str>,
+    },
+    /// No idle connection now, and the call would not wait ([`Pool::try_get`]).
+    NoIdle {
+        /// What the pool connects to.
+        target: Arc<str>,
+    },
+    /// No connection within the wait deadline.
+    Timeout {
+        /// What the pool connects to.
+        target: Arc<str>,
+        /// How long the caller waited.
+        waited: Duration,
+        /// The last creation failure while it waited, if any: why it waited in vain.
+        last_error: Option<Arc<CreateError<E>>>,
+    },
+    /// A creation failed in a way retrying will not fix soon (a bad address, an unopenable
+    /// database); waiters fail at once.
+    Create {
+        /// What the pool connects to.
+        target: Arc<str>,
+        /// The failure.
+        error: Arc<CreateError<E>>,
+    },
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "invalid pool setting: {e}"),
+            Error::NoRuntime => f.write_str("a pool must be built inside a tokio runtime"),
+            Error::QueueFull { target } => {
+                write!(
+                    f,
+                    "no connection to {target}: the pool's wait queue is full"
+                )
+            }
+            Error::NoIdle { target } => write!(f, "no idle connection to {target}"),
+            Error::Timeout {
+                target,
+                waited,
+                last_error: Some(e),
+            } => write!(
+                f,
+                "no connection to {target} within {waited:?}; last attempt failed: {e}"
+            ),
+            Error::Timeout {
+                target,
+                waited,
+                last_error: None,
+            } => write!(
+                f,
+                "no connection to {target} within {waited:?}: all connections in use"
+            ),
+            Error::Create { target, error } => {
+                write!(f, "cannot connect to {target}: {error}")
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Timeout {
+                last_error: Some(e),
+                ..
+            }
+            | Error::Create { error: e, .. } => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// A pool of connections made by `M`. Cheap to clone (clones share the pool).
+pub struct Pool<M: Manager> {
+    shared: Arc<Shared<M>>,
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.shared.state);
+        f.debug_struct("Pool")
+            .field("target", &self.shared.target)
+            .field("size", &state.machine.size())
+            .field("idle", &state.machine.idle())
+            .field("in_use", &state.machine.in_use())
+            .field("waiting", &state.machine.waiting())
+            .finish()
+    }
+}
+
+struct Shared<M: Manager> {
+    manager: M,
+    target: Arc<str>,
+    wait_timeout: Option<Duration>,
+    create_timeout: Duration,
+    check_timeout: Duration,
+    runtime: Handle,
+    timer: Timer,
+    state: Mutex<State<M>>,
+}
+
+struct State<M: Manager> {
+    machine: core::Pool,
+    /// The connection of every idle slot.
+    conns: IdMap<M::Connection>,
+    /// One entry per queued caller, until its future has taken the outcome.
+    waiters: IdMap<Wait<M>>,
+    last_error: Option<Arc<CreateError<M::Error>>>,
+    /// The deadline the timer task sleeps until.
+    armed: Option<Instant>,
+}
+
+/// A queued caller's side of the queue.
+enum Wait<M: Manager> {
+    Waiting(Option<Waker>),
+    Granted(SlotId, M::Connection),
+    TimedOut(Option<Arc<CreateError<M::Error>>>),
+    Failed(Arc<CreateError<M::Error>>),
+}
+
+/// The host's side effects of one locked step, performed after the lock is released.
+struct Effects<M: Manager> {
+    wake: WakeList,
+    close: Vec<M::Connection>,
+    create: Vec<SlotId>,
+    check: Vec<(SlotId, M::Connection)>,
+}
+
+impl<M: Manager> Pool<M> {
+    /// A pool of connections made by `manager`, with `config`. Starts creating the
+    /// `min_idle` connections at once. Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first invalid setting (`max_size` zero, `min_idle` above
+    /// `max_size`, a zero timeout or lifetime…); [`Error::NoRuntime`] outside a runtime.
+    pub fn new(manager: M, config: PoolConfig) -> Result<Pool<M>, Error<M::Error>> {
+        for (name, d) in [
+            ("wait_timeout", config.wait_timeout),
+            ("create_timeout", Some(config.create_timeout)),
+            ("check_timeout", Some(config.check_timeout)),
+        ] {
+            if d.is_some_and(|d| d.is_zero()) {
+                return Err(Error::Config(core::PoolError::ZeroDuration(name)));
+            }
+        }
+        let runtime = Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let now = clock::now();
+        let machine = core::Pool::new(config.pool, now).map_err(Error::Config)?;
+        let shared = Arc::new(Shared {
+            target: Arc::from(manager.target()),
+            manager,
+            wait_timeout: config.wait_timeout,
+            create_timeout: config.create_timeout,
+            check_timeout: config.check_timeout,
+            runtime,
+            timer: Timer::new(),
+            state: Mutex::new(State {
+                machine,
+                conns: IdMap::default(),
+                waiters: IdMap::default(),
+                last_error: None,
+                armed: None,
+            }),
+        });
+        shared.timer.spawn(&shared.runtime, Arc::downgrade(&shared));
+        let mut fx = Effects::new();
+        {
+            let mut state = lock(&shared.state);
+            shared.settle(&mut state, now, &mut fx);
+        }
+        fx.apply(&shared);
+        Ok(Pool { shared })
+    }
+
+    /// A connection, waiting up to [`PoolConfig::wait_timeout`] for one.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] (naming the target and the last connection error),
+    /// [`Error::Create`] (a fatal creation failure), [`Error::QueueFull`].
+    ///
+    /// # Example
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use perfopt::pool::{Error, Pool, PoolConfig, TcpManager};
+    ///
+    /// let mut config = PoolConfig::with_max_size(2);
+    /// config.wait_timeout = Some(Duration::from_millis(200));
+    /// // Nothing listens on port 1: the get fails within its deadline, naming the address.
+    /// let pool = Pool::new(TcpManager::new("127.0.0.1:1"), config).unwrap();
+    /// let err = pool.get().await.unwrap_err();
+    /// assert!(matches!(err, Error::Timeout { .. }));
+    /// assert!(err.to_string().contains("tcp://127.0.0.1:1"), "{err}");
+    /// # }
+    /// ```
+    pub async fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
+        let now = clock::now();
+        let deadline = self
+            .shared
+            .wait_timeout
+            .map_or(Instant::MAX, |d| now.saturating_add(d));
+        self.get_until(now, deadline).await
+    }
+
+    /// A connection, waiting up to `timeout` (instead of the configured wait timeout).
+    ///
+    /// # Errors
+    /// As [`get`](Pool::get), and [`Error::Config`] for a zero `timeout`.
+    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
+        if timeout.is_zero() {
+            return Err(Error::Config(core::PoolError::ZeroDuration("timeout")));
+        }
+        let now = clock::now();
+        self.get_until(now, now.saturating_add(timeout)).await
+    }
+
+    /// An idle connection if one is ready now; never waits (and never checks one first).
+    ///
+    /// # Errors
+    /// [`Error::NoIdle`].
+    pub fn try_get(&self) -> Result<Pooled<M>, Error<M::Error>> {
+        match self.start(clock::now(), Instant::ZERO) {
+            Ok(Started::Ready(guard)) => Ok(guard),
+            Ok(Started::Queued(..)) => Err(self.no_idle()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The core statistics now (serializes as the report's `components.pool`).
+    pub fn stats(&self) -> PoolStats {
+        let now = clock::now();
+        lock(&self.shared.state).machine.stats(now)
+    }
+
+    /// All connections: idle, in use, being created or checked.
+    pub fn size(&self) -> usize {
+        lock(&self.shared.state).machine.size()
+    }
+
+    /// Connections idle now.
+    pub fn idle(&self) -> usize {
+        lock(&self.shared.state).machine.idle()
+    }
+
+    /// Connections handed out now.
+    pub fn in_use(&self) -> usize {
+        lock(&self.shared.state).machine.in_use()
+    }
+
+    /// Callers waiting now.
+    pub fn waiting(&self) -> usize {
+        lock(&self.shared.state).machine.waiting()
+    }
+
+    /// What the pool connects to (the manager's [`target`](Manager::target)).
+    pub fn target(&self) -> &str {
+        &self.shared.target
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &M {
+        &self.shared.manager
+    }
+
+    /// Checks the core machine's invariants and that the host holds exactly one connection
+    /// per idle slot and one entry per queued caller; panics naming a broken one. Test
+    /// support, not API; call it when no creation or check is in progress.
+    #[doc(hidden)]
+    pub fn validate(&self) {
+        let state = lock(&self.shared.state);
+        state.machine.validate();
+        assert_eq!(
+            state.conns.len(),
+            state.machine.idle(),
+            "host connections != idle slots"
+        );
+        let waiting = state
+            .waiters
+            .values()
+            .filter(|w| matches!(w, Wait::Waiting(_)))
+            .count();
+        assert_eq!(waiting, state.machine.waiting(), "host waiters != queued");
+    }
+
+    fn no_idle(&self) -> Error<M::Error> {
+        Error::NoIdle {
+            target: Arc::clone(&self.shared.target),
+        }
+    }
+
+    async fn get_until(
+        &self,
+        now: Instant,
+        deadline: Instant,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
+        let waiter = match self.start(now, deadline)? {
+            Started::Ready(guard) => return Ok(guard),
+            Started::Queued(waiter) => waiter,
+        };
+        let mut wait = Queued {
+            shared: &self.shared,
+            waiter,
+            enqueued: now,
+            done: false,
+        };
+        poll_fn(|cx| wait.poll(cx)).await
+    }
+
+    /// The locked first step of a get: served, queued, or refused.
+    fn start(&self, now: Instant, deadline: Instant) -> Result<Started<M>, Error<M::Error>> {
+        let shared = &self.shared;
+        let mut fx = Effects::new();
+        let result = {
+            let mut state = lock(&shared.state);
+            let result = loop {
+                match state.machine.get(now, deadline) {
+                    Get::Ready(slot) => match state.conns.remove(&slot.as_u64()) {
+                        Some(conn) => {
+                            break Ok(Started::Ready(Pooled::new(shared, slot, conn)));
+                        }
+                        // An idle slot always has its connection; should that ever fail,
+                        // close the slot and ask again rather than hand out nothing.
+                        None => {
+                            let _ = state.machine.release(now, slot, Health::Broken);
+                        }
+                    },
+                    Get::Queued(waiter) => {
+                        state.waiters.insert(waiter.as_u64(), Wait::Waiting(None));
+                        break Ok(Started::Queued(waiter));
+                    }
+                    Get::Rejected(core::Rejection::QueueFull) => {
+                        break Err(Error::QueueFull {
+                            target: Arc::clone(&shared.target),
+                        });
+                    }
+                    _ => break Err(self.no_idle()),
+                }
+            };
+            shared.settle(&mut state, now, &mut fx);
+            result
+        };
+        fx.apply(shared);
+        result
+    }
+}
+
+enum Started<M: Manager> {
+    Ready(Pooled<M>),
+    Queued(WaiterId),
+}
+
+impl<M: Manager> Shared<M> {
+    /// Drains the machine's actions into host state and `fx`, then re-arms the timer.
+    fn settle(&self, state: &mut State<M>, now: Instant, fx: &mut Effects<M>) {
+        while let Some(action) = state.machine.poll_action() {
+            match action {
+                PoolAction::Create(slot) => fx.create.push(slot),
+                PoolAction::Check(slot) => match state.conns.remove(&slot.as_u64()) {
+                    Some(conn) => fx.check.push((slot, conn)),
+                    None => {
+                        let _ = state.machine.handle_checked(now, slot, Health::Broken);
+                    }
+                },
+                PoolAction::Close { slot, cause } => {
+                    if let Some(conn) = state.conns.remove(&slot.as_u64()) {
+                        fx.close.push(conn);
+                    }
+                    tracing::debug!(target: "perfopt::pool", pool = %self.target, ?cause, "connection closed");
+                }
+                PoolAction::Grant { waiter, slot } => {
+                    let conn = state.conns.remove(&slot.as_u64());
+                    let entry = state.waiters.get_mut(&waiter.as_u64());
+                    match (conn, entry) {
+                        (Some(conn), Some(entry @ Wait::Waiting(_))) => {
+                            if let Wait::Waiting(w) =
+                                std::mem::replace(entry, Wait::Granted(slot, conn))
+                            {
+                                fx.wake.push(w);
+                            }
+                        }
+                        // The caller is gone (cannot happen: a dropped caller cancels under
+                        // this lock): hand the connection back so it is not leaked.
+                        (Some(conn), _) => {
+                            state.conns.insert(slot.as_u64(), conn);
+                            let _ = state.machine.cancel(now, waiter);
+                        }
+                        // An idle slot always has its connection; should that ever fail,
+                        // close the slot; the caller's wait then ends at its deadline.
+                        (None, _) => {
+                            let _ = state.machine.release(now, slot, Health::Broken);
+                            if let Some(entry) = state.waiters.get_mut(&waiter.as_u64())
+                                && let Wait::Waiting(w) =
+                                    std::mem::replace(entry, Wait::TimedOut(None))
+                            {
+                                fx.wake.push(w);
+                            }
+                        }
+                    }
+                }
+                PoolAction::TimedOut {
+                    waiter,
+                    last_failure,
+                } => {
+                    let last = last_failure.and(state.last_error.clone());
+                    if let Some(entry) = state.waiters.get_mut(&waiter.as_u64())
+                        && let Wait::Waiting(w) = std::mem::replace(entry, Wait::TimedOut(last))
+                    {
+                        fx.wake.push(w);
+                    }
+                }
+                PoolAction::Failed { waiter, .. } => {
+                    let outcome = match state.last_error.clone() {
+                        Some(error) => Wait::Failed(error),
+                        None => Wait::TimedOut(None),
+                    };
+                    if let Some(entry) = state.waiters.get_mut(&waiter.as_u64())
+                        && let Wait::Waiting(w) = std::mem::replace(entry, outcome)
+                    {
+                        fx.wake.push(w);
+                    }
+                }
+                PoolAction::LeakSuspected { slot, held_for } => {
+                    tracing::warn!(
+                        target: "perfopt::pool",
+                        pool = %self.target,
+                        slot = slot.as_u64(),
+                        ?held_for,
+                        "connection held longer than the leak threshold"
+                    );
+                }
+                _ => {}
+            }
+        }
+        if arm(&mut state.armed, state.machine.poll_timeout()) {
+            self.timer.wake();
+        }
+    }
+
+    /// Takes back a connection from a guard: `conn` is `None` if it was detached or broken
+    /// (then closed by the caller).
+    fn give_back(self: &Arc<Self>, slot: SlotId, conn: Option<M::Connection>) {
+        let now = clock::now();
+        let mut fx = Effects::new();
+        {
+            let mut state = lock(&self.state);
+            let health = match conn {
+                Some(conn) => {
+                    state.conns.insert(slot.as_u64(), conn);
+                    Health::Healthy
+                }
+                None => Health::Broken,
+            };
+            // The guard owns the slot, and returns it exactly once: this cannot fail.
+            if state.machine.release(now, slot, health).is_err()
+                && let Some(conn) = state.conns.remove(&slot.as_u64())
+            {
+                fx.close.push(conn);
+            }
+            self.settle(&mut state, now, &mut fx);
+        }
+        fx.apply(self);
+    }
+
+    fn spawn_create(self: &Arc<Self>, slot: SlotId) {
+        let shared = Arc::clone(self);
+        self.runtime.spawn(async move {
+            let made = tokio::time::timeout(shared.create_timeout, shared.manager.create()).await;
+            let now = clock::now();
+            let mut fx = Effects::new();
+            {
+                let mut state = lock(&shared.state);
+                let answered = match made {
+                    Ok(Ok(conn)) => {
+                        state.conns.insert(slot.as_u64(), conn);
+                        state.machine.handle_created(now, slot)
+                    }
+                    Ok(Err(e)) => {
+                        let failure = shared.manager.classify(&e);
+                        tracing::debug!(target: "perfopt::pool", pool = %shared.target, error = %e, "connection failed");
+                        state.last_error = Some(Arc::new(CreateError::Manager(e)));
+                        state.machine.handle_create_failed(now, slot, failure)
+                    }
+                    Err(_) => {
+                        let e = CreateError::TimedOut(shared.create_timeout);
+                        state.last_error = Some(Arc::new(e));
+                        state
+                            .machine
+                            .handle_create_failed(now, slot, CreateFailure::Transient)
+                    }
+                };
+                // The slot was being created (only this task answers it): cannot fail.
+                if answered.is_err()
+                    && let Some(conn) = state.conns.remove(&slot.as_u64())
+                {
+                    fx.close.push(conn);
+                }
+                shared.settle(&mut state, now, &mut fx);
+            }
+            fx.apply(&shared);
+        });
+    }
+
+    fn spawn_check(self: &Arc<Self>, slot: SlotId, mut conn: M::Connection) {
+        let shared = Arc::clone(self);
+        self.runtime.spawn(async move {
+            let checked =
+                tokio::time::timeout(shared.check_timeout, shared.manager.check(&mut conn)).await;
+            let health = match checked {
+                Ok(Ok(())) => Health::Healthy,
+                _ => Health::Broken,
+            };
+            let now = clock::now();
+            let mut fx = Effects::new();
+            {
+                let mut state = lock(&shared.state);
+                if health == Health::Healthy {
+                    state.conns.insert(slot.as_u64(), conn);
+                } else {
+                    fx.close.push(conn);
+                }
+                // The slot was being checked (only this task answers it): cannot fail.
+                if state.machine.handle_checked(now, slot, health).is_err()
+                    && let Some(conn) = state.conns.remove(&slot.as_u64())
+                {
+                    fx.close.push(conn);
+                }
+                shared.settle(&mut state, now, &mut fx);
+            }
+            fx.apply(&shared);
+        });
+    }
+}
+
+impl<M: Manager> Timed for Shared<M> {
+    fn on_timer(this: &Arc<Self>) -> Option<Instant> {
+        let now = clock::now();
+        let mut fx = Effects::new();
+        let next = {
+            let mut state = lock(&this.state);
+            if state.machine.poll_timeout().is_some_and(|t| t <= now) {
+                state.machine.handle_timeout(now);
+            }
+            this.settle(&mut state, now, &mut fx);
+            let next = state.machine.poll_timeout();
+            state.armed = next;
+            next
+        };
+        fx.apply(this);
+        next
+    }
+}
+
+impl<M: Manager> Effects<M> {
+    fn new() -> Effects<M> {
+        Effects {
+            wake: WakeList::new(),
+            close: Vec::new(),
+            create: Vec::new(),
+            check: Vec::new(),
+        }
+    }
+
+    fn apply(self, shared: &Arc<Shared<M>>) {
+        self.wake.wake_all();
+        drop(self.close);
+        for slot in self.create {
+            shared.spawn_create(slot);
+        }
+        for (slot, conn) in self.check {
+            shared.spawn_check(slot, conn);
+        }
+    }
+}
+
+/// A queued caller; dropping it before it finishes gives its place (or its undelivered
+/// connection) back.
+struct Queued<'a, M: Manager> {
+    shared: &'a Arc<Shared<M>>,
+    waiter: WaiterId,
+    enqueued: Instant,
+    done: bool,
+}
+
+impl<M: Manager> Queued<'_, M> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Pooled<M>, Error<M::Error>>> {
+        let mut state = lock(&self.shared.state);
+        let key = self.waiter.as_u64();
+        if let Some(Wait::Waiting(w)) = state.waiters.get_mut(&key) {
+            match w {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *w = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        self.done = true;
+        let target = Arc::clone(&self.shared.target);
+        Poll::Ready(match state.waiters.remove(&key) {
+            Some(Wait::Granted(slot, conn)) => Ok(Pooled::new(self.shared, slot, conn)),
+            Some(Wait::Failed(error)) => Err(Error::Create { target, error }),
+            Some(Wait::TimedOut(last_error)) => Err(Error::Timeout {
+                target,
+                waited: clock::now().saturating_duration_since(self.enqueued),
+                last_error,
+            }),
+            Some(Wait::Waiting(_)) | None => Err(Error::Timeout {
+                target,
+                waited: clock::now().saturating_duration_since(self.enqueued),
+                last_error: None,
+            }),
+        })
+    }
+}
+
+impl<M: Manager> Drop for Queued<'_, M> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let now = clock::now();
+        let mut fx = Effects::new();
+        {
+            let mut state = lock(&self.shared.state);
+            match state.waiters.remove(&self.waiter.as_u64()) {
+                Some(Wait::Waiting(_)) => {
+                    let _ = state.machine.cancel(now, self.waiter);
+                }
+                // Granted but not delivered: the connection goes back with the core's
+                // `cancel`, which returns the slot as healthy.
+                Some(Wait::Granted(slot, conn)) => {
+                    state.conns.insert(slot.as_u64(), conn);
+                    let _ = state.machine.cancel(now, self.waiter);
+                }
+                Some(Wait::TimedOut(_) | Wait::Failed(_)) | None => {}
+            }
+            self.shared.settle(&mut state, now, &mut fx);
+        }
+        fx.apply(self.shared);
+    }
+}
+
+/// A connection from a [`Pool`]; dereferences to it. Dropping the guard returns the
+/// connection to the pool (or closes it if [marked broken](Pooled::mark_broken) or the
+/// manager's [`is_broken`](Manager::is_broken) says so).
+pub struct Pooled<M: Manager> {
+    shared: Arc<Shared<M>>,
+    slot: SlotId,
+    conn: Option<M::Connection>,
+    broken: bool,
+}
+
+impl<M: Manager> Pooled<M> {
+    fn new(shared: &Arc<Shared<M>>, slot: SlotId, conn: M::Connection) -> Pooled<M> {
+        Pooled {
+            shared: Arc::clone(shared),
+            slot,
+            conn: Some(conn),
+            broken: false,
+        }
+    }
+
+    /// Closes the connection instead of reusing it when the guard is dropped (after an
+    /// I/O error, a protocol desync, an aborted transaction).
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// Takes the connection out of the pool for good; its slot is freed (counted as closed
+    /// broken in the statistics).
+    pub fn detach(mut self) -> M::Connection {
+        let conn = self.conn.take();
+        self.shared.give_back(self.slot, None);
+        // The guard holds its connection until dropped or detached, once.
+        conn.expect("a live guard holds its connection")
+    }
+}
+
+impl<M: Manager> Deref for Pooled<M> {
+    type Target = M::Connection;
+
+    fn deref(&self) -> &M::Connection {
+        // The connection is taken only by `detach` (which consumes the guard) and `drop`.
+        self.conn
+            .as_ref()
+            .expect("a live guard holds its connection")
+    }
+}
+
+impl<M: Manager> DerefMut for Pooled<M> {
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        // As in `deref`.
+        self.conn
+            .as_mut()
+            .expect("a live guard holds its connection")
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pooled<M>
+where
+    M::Connection: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pooled")
+            .field("slot", &self.slot)
+            .field("connection", &self.conn)
+            .finish()
+    }
+}
+
+impl<M: Manager> Drop for Pooled<M> {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return; // detached
+        };
+        let manager = &self.shared.manager;
+        let conn = if self.broken || manager.is_broken(&mut conn) {
+            drop(conn);
+            None
+        } else {
+            manager.reset(&mut conn);
+            Some(conn)
+        };
+        self.shared.give_back(self.slot, conn);
+    }
+}
+
+/// A pool of reusable objects: see [`ObjectManager`].
+pub type ObjectPool<T> = Pool<ObjectManager<T>>;

@@ -1,0 +1,293 @@
+//! Cancellation and bad input of the native limiter (issue 4, part 5): 100,000 `run`,
+//! `acquire`, `try_run` and `run_timeout` futures dropped at random points — while queued,
+//! just after a grant, while holding — leave nothing in flight or queued, and later callers
+//! are served.
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use perfopt::limiter::{Algorithm, LimitError, Limiter, LimiterConfig, LimiterLayer, Outcome};
+use perfopt_core::limiter::{AimdConfig, LimiterError};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+const OPERATIONS: usize = 100_000;
+const TASKS: usize = 16;
+
+/// Polls `fut` at most `polls` times (yielding to other tasks in between), then drops it.
+async fn poll_then_drop<F: Future>(fut: F, polls: u32) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    for _ in 0..polls {
+        if let Poll::Ready(out) = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+            return Some(out);
+        }
+        tokio::task::yield_now().await;
+    }
+    None
+}
+
+/// Work that holds its permit across a few scheduling points.
+async fn work(yields: u32) -> u32 {
+    for _ in 0..yields {
+        tokio::task::yield_now().await;
+    }
+    yields
+}
+
+fn limiter(algorithm: Algorithm) -> Limiter {
+    let mut config = LimiterConfig::with_algorithm(algorithm);
+    config.limiter.max_queue = 8;
+    config.max_wait = Some(Duration::from_millis(2));
+    Limiter::new(config).expect("valid settings")
+}
+
+async fn hammer(limiter: Limiter, seed: u64) {
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let mut rng = SmallRng::seed_from_u64(seed * 1000 + t as u64);
+                for _ in 0..OPERATIONS / TASKS {
+                    let yields = rng.random_range(0..4);
+                    let polls = rng.random_range(1..8);
+                    match rng.random_range(0..10) {
+                        0..=4 => {
+                            poll_then_drop(limiter.run(work(yields)), polls).await;
+                        }
+                        5 => {
+                            let micros = rng.random_range(1..300);
+                            let _ = tokio::time::timeout(
+                                Duration::from_micros(micros),
+                                limiter.run(work(yields)),
+                            )
+                            .await;
+                        }
+                        6 => {
+                            let timeout = Duration::from_micros(rng.random_range(1..2_000));
+                            poll_then_drop(limiter.run_timeout(timeout, work(yields)), polls).await;
+                        }
+                        7 => {
+                            poll_then_drop(limiter.try_run(work(yields)), polls).await;
+                        }
+                        _ => {
+                            let held = async {
+                                let mut permit = limiter.acquire().await?;
+                                permit.set_outcome(Outcome::Dropped);
+                                work(yields).await;
+                                permit.release(Outcome::Success);
+                                Ok::<_, LimitError>(())
+                            };
+                            poll_then_drop(held, polls).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+}
+
+async fn assert_clean_and_serving(limiter: &Limiter) {
+    // Wait for the timer task to finish anything it had started.
+    for _ in 0..100 {
+        if limiter.in_flight() == 0 && limiter.queued() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    limiter.validate();
+    assert_eq!(limiter.in_flight(), 0, "permits leaked");
+    assert_eq!(limiter.queued(), 0, "waiters leaked");
+    let stats = limiter.stats();
+    assert!(stats.cancelled > 0, "no cancellation exercised: {stats:?}");
+    assert!(stats.dropped > 0, "no drop while holding: {stats:?}");
+    // Nothing here releases as `Ignored` except the core's `cancel` of a permit granted to a
+    // caller dropped before it saw the grant: the race was exercised.
+    assert!(stats.ignored > 0, "no grant raced a drop: {stats:?}");
+    eprintln!(
+        "admitted {} (after wait {}), rejected {}, timed out {}, cancelled {}, \
+         dropped while holding {}, undelivered grants handed back {}",
+        stats.admitted,
+        stats.admitted_after_wait,
+        stats.rejected,
+        stats.timed_out,
+        stats.cancelled,
+        stats.dropped,
+        stats.ignored
+    );
+    // Later callers are served, all of them at once up to the limit.
+    let limit = limiter.limit() as usize;
+    let runs = (0..limit).map(|i| limiter.run(async move { i }));
+    let served = futures_util::future::join_all(runs).await;
+    assert!(served.iter().all(Result::is_ok), "{served:?}");
+    assert_eq!(limiter.in_flight(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_futures_never_leak_permits_fixed() {
+    let limiter = limiter(Algorithm::Fixed(4));
+    hammer(limiter.clone(), 1).await;
+    assert_clean_and_serving(&limiter).await;
+    let stats = limiter.stats();
+    assert!(stats.timed_out > 0 && stats.rejected > 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_futures_never_leak_permits_aimd() {
+    let mut aimd = AimdConfig::default();
+    aimd.initial_limit = 6;
+    aimd.min_limit = 2;
+    aimd.max_limit = 12;
+    let limiter = limiter(Algorithm::Aimd(aimd));
+    hammer(limiter.clone(), 2).await;
+    assert_clean_and_serving(&limiter).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_caller_times_out_with_a_typed_error() {
+    let limiter = limiter(Algorithm::Fixed(1));
+    let held = limiter.acquire().await.expect("free");
+    let started = std::time::Instant::now();
+    let err = limiter.run(async {}).await.unwrap_err();
+    assert!(matches!(err, LimitError::TimedOut { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(limiter.try_run(async {}).await, Err(LimitError::NoPermit));
+    drop(held);
+    assert_eq!(limiter.run(async { 1 }).await, Ok(1));
+    let stats = limiter.stats();
+    assert_eq!((stats.timed_out, stats.in_flight, stats.queued), (1, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_rejects_at_once() {
+    let mut config = LimiterConfig::with_algorithm(Algorithm::Fixed(1));
+    config.limiter.max_queue = 2;
+    config.max_wait = None;
+    let limiter = Arc::new(Limiter::new(config).expect("valid"));
+    let held = limiter.acquire().await.expect("free");
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let limiter = Arc::clone(&limiter);
+            tokio::spawn(async move { limiter.run(async { 7 }).await })
+        })
+        .collect();
+    while limiter.queued() < 2 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(limiter.run(async {}).await, Err(LimitError::QueueFull));
+    drop(held);
+    for w in waiters {
+        assert_eq!(w.await.expect("task"), Ok(7));
+    }
+    limiter.validate();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn run_all_keeps_input_order_with_per_item_errors() {
+    let limiter = Limiter::fixed(2).expect("valid");
+    let out = limiter
+        .run_all((0..50u64).map(|i| async move {
+            tokio::time::sleep(Duration::from_micros(50 - i)).await;
+            i
+        }))
+        .await;
+    assert_eq!(
+        out.into_iter().map(|r| r.expect("ran")).collect::<Vec<_>>(),
+        (0..50).collect::<Vec<_>>()
+    );
+    // With the queue closed (max_queue 0) and the permit taken, every item fails alone.
+    let mut config = LimiterConfig::with_algorithm(Algorithm::Fixed(1));
+    config.limiter.max_queue = 0;
+    let closed = Limiter::new(config).expect("valid");
+    let _held = closed.acquire().await.expect("free");
+    let out = closed.run_all((0..3).map(|i| async move { i })).await;
+    assert_eq!(out, vec![Err(LimitError::QueueFull); 3]);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn run_timeout_releases_overrunning_work_as_timeout() {
+    let limiter = Limiter::fixed(1).expect("valid");
+    let err = limiter
+        .run_timeout(
+            Duration::from_millis(10),
+            tokio::time::sleep(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        LimitError::Elapsed {
+            timeout: Duration::from_millis(10)
+        }
+    );
+    let stats = limiter.stats();
+    assert_eq!((stats.deadline_exceeded, stats.in_flight), (1, 0));
+}
+
+#[test]
+fn bad_settings_are_typed_errors() {
+    assert_eq!(
+        Limiter::fixed(0).unwrap_err(),
+        LimitError::Config(LimiterError::ZeroLimit)
+    );
+    let mut config = LimiterConfig::default();
+    config.max_wait = Some(Duration::ZERO);
+    let err = Limiter::new(config).unwrap_err();
+    assert_eq!(
+        err,
+        LimitError::Config(LimiterError::ZeroDuration("max_wait"))
+    );
+    assert!(err.to_string().contains("max_wait"), "{err}");
+    let mut aimd = AimdConfig::default();
+    aimd.min_limit = 50;
+    let err = Limiter::new(LimiterConfig::with_algorithm(Algorithm::Aimd(aimd))).unwrap_err();
+    assert!(err.to_string().contains("min_limit"), "{err}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let limiter = Limiter::fixed(1).expect("valid");
+    let err = rt
+        .block_on(limiter.run_timeout(Duration::ZERO, async {}))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        LimitError::Config(LimiterError::ZeroDuration("timeout"))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn tower_layer_limits_a_service() {
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    #[derive(Clone)]
+    struct Echo;
+    impl Service<u32> for Echo {
+        type Response = u32;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<u32, Self::Error>>;
+        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, request: u32) -> Self::Future {
+            std::future::ready(Ok(request + 1))
+        }
+    }
+
+    let limiter = Limiter::fixed(1).expect("valid");
+    let mut service = LimiterLayer::new(limiter.clone()).layer(Echo);
+    poll_fn(|cx| service.poll_ready(cx)).await.expect("ready");
+    assert_eq!(service.call(41).await.expect("served"), 42);
+    let held = limiter.acquire().await.expect("free");
+    let waited = tokio::time::timeout(Duration::from_millis(20), service.call(1)).await;
+    assert!(waited.is_err(), "the call waited for the held permit");
+    drop(held);
+    assert_eq!(limiter.stats().succeeded, 2);
+    assert_eq!(limiter.in_flight(), 0);
+}
