@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The main job from a fresh clone: builds perfopt (with its embedded browser viewer) and
-# monitors a sample workload (`perfopt stress`: two spinning threads, 8 MiB/s of allocations)
-# for 30 s with the live viewer at http://127.0.0.1:8080/ (PORT=... to change). Writes
-# report.json, prints the recommendations, then keeps serving the final report until Ctrl-C.
-# Any arguments replace the default `monitor ...` command line: scripts/run.sh report show report.json
+# The main job from a fresh clone: builds perfopt (release, with its embedded browser viewer)
+# and runs `perfopt demo` on its defaults — a real chat-room server on 127.0.0.1 under load
+# from 200 simulated users for 20 s — with the live viewer at http://127.0.0.1:8080/
+# (PORT=... to change). Prints the four summary sections, writes report.json and a
+# self-contained report.html, then keeps serving the final report until Ctrl-C.
+# Any arguments replace the default command line, e.g.
+#   bash scripts/run.sh demo --cache-size 100        (see the cache advice appear)
+#   bash scripts/run.sh monitor -- ./my-server       (watch any program)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-tools.sh
@@ -12,5 +15,4 @@ log "building perfopt (release; the first build takes a few minutes)"
 cargo build --release -p perfopt --quiet
 bin=target/release/perfopt
 if [ $# -gt 0 ]; then exec "$bin" "$@"; fi
-exec "$bin" monitor --duration "${DURATION:-30s}" --serve "127.0.0.1:${PORT:-8080}" --out report.json \
-  -- "$bin" stress --duration 120s --threads 2 --mib-per-sec 8
+exec "$bin" demo --serve "127.0.0.1:${PORT:-8080}"

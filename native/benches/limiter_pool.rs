@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use perfopt::limiter::{Algorithm, Limiter, LimiterConfig};
+use perfopt::limiter::{Algorithm, GradientConfig, Limiter, LimiterConfig};
 use perfopt::pool::{Manager, Pool, PoolConfig};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -34,6 +34,18 @@ struct Sem(Semaphore);
 impl Op for Sem {
     async fn once(&self) {
         drop(self.0.acquire().await.expect("open"));
+    }
+}
+
+/// The semaphore plus what measuring each permit's latency costs: two clock reads.
+struct SemTimed(Semaphore);
+
+impl Op for SemTimed {
+    async fn once(&self) {
+        let permit = self.0.acquire().await.expect("open");
+        let start = perfopt::clock::now();
+        drop(permit);
+        std::hint::black_box(perfopt::clock::now().saturating_duration_since(start));
     }
 }
 
@@ -183,15 +195,28 @@ fn limiter(c: &mut Criterion) {
     let fixed =
         || Limiter::new(LimiterConfig::with_algorithm(Algorithm::Fixed(PERMITS))).expect("valid");
     let sem = Arc::new(Sem(Semaphore::new(PERMITS as usize)));
+    let timed = Arc::new(SemTimed(Semaphore::new(PERMITS as usize)));
     let lim = Arc::new(Lim(fixed()));
     let run = Arc::new(LimRun(fixed()));
+    let mut gradient = GradientConfig::default();
+    gradient.initial_limit = PERMITS;
+    let gradient = Arc::new(Lim(Limiter::new(LimiterConfig::with_algorithm(
+        Algorithm::Gradient(gradient),
+    ))
+    .expect("valid")));
 
     let mut group = c.benchmark_group("limiter_acquire_release");
     group.bench_function("1task/tokio_semaphore", |b| {
         b.to_async(&one).iter(|| sem.once());
     });
+    group.bench_function("1task/tokio_semaphore_timed", |b| {
+        b.to_async(&one).iter(|| timed.once());
+    });
     group.bench_function("1task/perfopt_limiter", |b| {
         b.to_async(&one).iter(|| lim.once());
+    });
+    group.bench_function("1task/perfopt_limiter_gradient", |b| {
+        b.to_async(&one).iter(|| gradient.once());
     });
     group.bench_function("1task/perfopt_limiter_run", |b| {
         b.to_async(&one).iter(|| run.once());
@@ -247,5 +272,63 @@ fn pool(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, limiter, pool);
+/// Where the time goes: the clock read, an uncontended lock, and the core machines alone
+/// (no driver, no clock: time is an argument).
+fn breakdown(c: &mut Criterion) {
+    use perfopt_core::Instant as CoreInstant;
+    use perfopt_core::limiter::{self as core_limiter, Acquire, Outcome};
+    use perfopt_core::pool::{self as core_pool, Get, Health, PoolAction};
+
+    let mut group = c.benchmark_group("breakdown");
+    group.bench_function("clock_now", |b| b.iter(perfopt::clock::now));
+    let mutex = std::sync::Mutex::new(0u64);
+    group.bench_function("mutex_lock_unlock", |b| {
+        b.iter(|| *mutex.lock().expect("lock") += 1);
+    });
+    let config = core_limiter::LimiterConfig::with_algorithm(Algorithm::Fixed(PERMITS));
+    let mut limiter = core_limiter::Limiter::new(config).expect("valid");
+    let mut t = 0u64;
+    group.bench_function("core_limiter_acquire_release", |b| {
+        b.iter(|| {
+            t += 100;
+            let Acquire::Admitted(permit) =
+                limiter.acquire(CoreInstant::from_nanos(t), CoreInstant::MAX)
+            else {
+                unreachable!("a permit is free")
+            };
+            let done = CoreInstant::from_nanos(t + 50);
+            limiter
+                .release(done, permit, Outcome::Success)
+                .expect("held");
+        });
+    });
+    let mut pool =
+        core_pool::Pool::new(core_pool::PoolConfig::default(), CoreInstant::ZERO).expect("valid");
+    let _ = pool.get(CoreInstant::ZERO, CoreInstant::MAX);
+    while let Some(action) = pool.poll_action() {
+        match action {
+            PoolAction::Create(slot) => pool.handle_created(CoreInstant::ZERO, slot).expect("ok"),
+            PoolAction::Grant { slot, .. } => {
+                pool.release(CoreInstant::ZERO, slot, Health::Healthy)
+                    .expect("ok");
+            }
+            _ => {}
+        }
+    }
+    let mut t = 0u64;
+    group.bench_function("core_pool_get_release", |b| {
+        b.iter(|| {
+            t += 100;
+            let Get::Ready(slot) = pool.get(CoreInstant::from_nanos(t), CoreInstant::MAX) else {
+                unreachable!("a connection is idle")
+            };
+            let done = CoreInstant::from_nanos(t + 50);
+            pool.release(done, slot, Health::Healthy).expect("in use");
+            while pool.poll_action().is_some() {}
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, limiter, pool, breakdown);
 criterion_main!(benches);

@@ -26,6 +26,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "alloc-count")]
+pub mod alloc_count;
 pub mod cache;
 pub mod clock;
 pub mod demo;

@@ -45,6 +45,7 @@ use futures_util::StreamExt;
 use perfopt_core::Instant;
 use perfopt_core::limiter::{self as core, Acquire, LimiterEvent, PermitId, Rejection, WaiterId};
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 pub use perfopt_core::limiter::{
     AimdConfig, Algorithm, AlgorithmKind, GradientConfig, LimiterStats, Outcome,
@@ -157,7 +158,8 @@ struct State {
     waiters: IdMap<Wait>,
     /// The deadline the timer task sleeps until.
     armed: Option<Instant>,
-    timer_started: bool,
+    /// The timer task, once a caller had to wait.
+    timer_task: Option<JoinHandle<()>>,
 }
 
 /// A queued caller's side of the queue.
@@ -199,7 +201,7 @@ impl Limiter {
                     machine,
                     waiters: IdMap::default(),
                     armed: None,
-                    timer_started: false,
+                    timer_task: None,
                 }),
                 max_wait: config.max_wait,
                 max_queue,
@@ -441,15 +443,19 @@ impl Limiter {
         poll_fn(|cx| wait.poll(cx)).await
     }
 
+    /// Starts the timer task unless it runs. It is started again if the runtime it ran on
+    /// has shut down (a limiter may outlive a runtime and serve the next one).
     fn start_timer(&self, state: &mut State) -> Result<(), LimitError> {
-        if state.timer_started {
+        if state.timer_task.as_ref().is_some_and(|t| !t.is_finished()) {
             return Ok(());
         }
         let runtime = Handle::try_current().map_err(|_| LimitError::NoRuntime)?;
-        self.shared
+        let task = self
+            .shared
             .timer
             .spawn(&runtime, Arc::downgrade(&self.shared));
-        state.timer_started = true;
+        state.timer_task = Some(task);
+        state.armed = None;
         Ok(())
     }
 }

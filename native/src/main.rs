@@ -15,6 +15,11 @@ use perfopt_core::leak::LeakConfig;
 use perfopt_core::report::Report;
 use perfopt_core::report::metrics::{self, format_value};
 
+/// With `--features alloc-count`, profile scopes also count the bytes allocated inside them.
+#[cfg(feature = "alloc-count")]
+#[global_allocator]
+static ALLOC: perfopt::alloc_count::CountingAlloc = perfopt::alloc_count::CountingAlloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "perfopt",
@@ -370,6 +375,8 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         },
         room_size: args.room_size,
         data_dir: None,
+        instrumented: true,
+        closed_loop: false,
     };
     println!(
         "perfopt demo: {} clients x {} msg/s for {:?}; {} users in SQLite; cache {} entries; pool {}; limiter {:?}",

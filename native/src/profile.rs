@@ -8,6 +8,8 @@
 //!   task (where the task could move to another thread mid-scope).
 //! - [`Profiler::instrument`] times a future from its first poll to its completion (wall
 //!   time, including time spent waiting); its self time equals its total.
+//! - With the `alloc-count` feature and [`crate::alloc_count::CountingAlloc`] installed as
+//!   the global allocator, guards also count the bytes allocated inside them.
 //! - [`ProfileLayer`] is a `tracing_subscriber::Layer`: every span is a scope named after the
 //!   span, timed from its first entry to its close; child spans are subtracted from their
 //!   parent's self time. A service already instrumented with `tracing` needs no code change.
@@ -45,6 +47,7 @@ use crate::clock;
 
 #[derive(Debug, Default, Clone)]
 struct ScopeStats {
+    alloc_bytes: u64,
     calls: u64,
     total_ns: u128,
     self_ns: u128,
@@ -53,9 +56,19 @@ struct ScopeStats {
 }
 
 /// Collects scope timings. Cheap to clone; clones share the same table.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Profiler {
     scopes: Arc<Mutex<HashMap<&'static str, ScopeStats>>>,
+    enabled: bool,
+}
+
+impl Default for Profiler {
+    fn default() -> Self {
+        Profiler {
+            scopes: Arc::default(),
+            enabled: true,
+        }
+    }
 }
 
 thread_local! {
@@ -69,14 +82,41 @@ impl Profiler {
         Profiler::default()
     }
 
+    /// A profiler that records nothing (to measure what profiling costs).
+    pub fn disabled() -> Profiler {
+        Profiler {
+            enabled: false,
+            ..Profiler::default()
+        }
+    }
+
+    /// Whether it records.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// Records one call of `name` that took `total`, of which `self_time` outside nested scopes.
     pub fn record(&self, name: &'static str, total: Duration, self_time: Duration) {
+        self.record_with_alloc(name, total, self_time, 0);
+    }
+
+    fn record_with_alloc(
+        &self,
+        name: &'static str,
+        total: Duration,
+        self_time: Duration,
+        alloc: u64,
+    ) {
+        if !self.enabled {
+            return;
+        }
         let total_ns = u64::try_from(total.as_nanos()).unwrap_or(u64::MAX);
         let self_ns = u64::try_from(self_time.as_nanos())
             .unwrap_or(u64::MAX)
             .min(total_ns);
         let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
         let s = scopes.entry(name).or_default();
+        s.alloc_bytes = s.alloc_bytes.wrapping_add(alloc);
         s.calls += 1;
         s.total_ns += u128::from(total_ns);
         s.self_ns += u128::from(self_ns);
@@ -86,11 +126,18 @@ impl Profiler {
 
     /// Times the rest of the enclosing block as scope `name`.
     pub fn scope(&self, name: &'static str) -> ScopeGuard<'_> {
-        CHILD_NS.with(|c| c.borrow_mut().push(0));
+        if self.enabled {
+            CHILD_NS.with(|c| c.borrow_mut().push(0));
+        }
         ScopeGuard {
             profiler: self,
             name,
-            start: clock::now(),
+            allocated_at_start: allocated(),
+            start: if self.enabled {
+                clock::now()
+            } else {
+                Instant::ZERO
+            },
             _not_send: std::marker::PhantomData,
         }
     }
@@ -127,7 +174,7 @@ impl Profiler {
                 p50_ms: s.micros.quantile(0.5).unwrap_or(0) as f64 / 1000.0,
                 p99_ms: s.micros.quantile(0.99).unwrap_or(0) as f64 / 1000.0,
                 max_ms: s.max_ns as f64 / 1e6,
-                alloc_bytes: None,
+                alloc_bytes: cfg!(feature = "alloc-count").then_some(s.alloc_bytes),
             })
             .collect();
         rows.sort_by(|a, b| {
@@ -154,6 +201,7 @@ impl Profiler {
 pub struct ScopeGuard<'a> {
     profiler: &'a Profiler,
     name: &'static str,
+    allocated_at_start: u64,
     start: Instant,
     /// Not `Send`: nesting is tracked per thread, so a guard must not be held across an
     /// `.await` in a task that may move; use [`Profiler::instrument`] for async code.
@@ -162,6 +210,9 @@ pub struct ScopeGuard<'a> {
 
 impl Drop for ScopeGuard<'_> {
     fn drop(&mut self) {
+        if !self.profiler.enabled {
+            return;
+        }
         let total = clock::now().saturating_duration_since(self.start);
         let total_ns = u64::try_from(total.as_nanos()).unwrap_or(u64::MAX);
         let children = CHILD_NS.with(|c| {
@@ -173,7 +224,21 @@ impl Drop for ScopeGuard<'_> {
             mine
         });
         let self_time = Duration::from_nanos(total_ns.saturating_sub(children));
-        self.profiler.record(self.name, total, self_time);
+        let alloc = allocated().wrapping_sub(self.allocated_at_start);
+        self.profiler
+            .record_with_alloc(self.name, total, self_time, alloc);
+    }
+}
+
+/// Bytes this thread has allocated, with the `alloc-count` feature's allocator installed.
+fn allocated() -> u64 {
+    #[cfg(feature = "alloc-count")]
+    {
+        crate::alloc_count::thread_allocated()
+    }
+    #[cfg(not(feature = "alloc-count"))]
+    {
+        0
     }
 }
 
@@ -198,6 +263,9 @@ impl<F: Future> Future for Instrumented<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if !self.profiler.enabled {
+            return self.future.as_mut().poll(cx);
+        }
         let start = *self.start.get_or_insert_with(clock::now);
         match self.future.as_mut().poll(cx) {
             Poll::Ready(out) => {
@@ -289,6 +357,33 @@ mod tests {
         assert!((inner.self_ms - inner.total_ms).abs() < 1e-9);
         assert!(inner.p50_ms >= 8.0 && inner.max_ms >= inner.p99_ms, "{t:?}");
         assert_eq!(p.table(1).len(), 1);
+    }
+
+    #[cfg(feature = "alloc-count")]
+    #[test]
+    fn scopes_count_the_bytes_allocated_inside_them() {
+        #[global_allocator]
+        static ALLOC: crate::alloc_count::CountingAlloc = crate::alloc_count::CountingAlloc;
+        let p = Profiler::new();
+        for _ in 0..4 {
+            let _g = p.scope("alloc");
+            std::hint::black_box(vec![0u8; 1 << 20]);
+        }
+        let row = &p.table(1)[0];
+        let bytes = row.alloc_bytes.unwrap();
+        assert!((4 << 20..(4 << 20) + 64 * 1024).contains(&bytes), "{bytes}");
+    }
+
+    #[tokio::test]
+    async fn a_disabled_profiler_records_nothing() {
+        let p = Profiler::disabled();
+        {
+            let _g = p.scope("a");
+        }
+        p.instrument("b", async {}).await;
+        p.record("c", Duration::from_millis(1), Duration::from_millis(1));
+        assert!(p.table(10).is_empty());
+        assert!(!p.is_enabled() && Profiler::new().is_enabled());
     }
 
     #[tokio::test]

@@ -42,6 +42,9 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "{name}_sum {}", number(sum));
         let _ = writeln!(out, "{name}_count {}", q.count);
     }
+    for (component, stats) in &report.components {
+        render_component(&mut out, component, stats);
+    }
     let _ = writeln!(
         out,
         "# HELP perfopt_alert_firing 1 while the rule fires, else 0"
@@ -67,6 +70,53 @@ pub fn render(report: &Report) -> String {
         );
     }
     out
+}
+
+/// A component's numeric statistics as gauges: top-level numbers as
+/// `perfopt_<component>_<field>`, numbers one object down (cache tiers) in their own family,
+/// labelled with the object's key: `perfopt_cache_tier_hits{tier="l1"}` (so totals and parts
+/// are never summed together). Summaries and lists are left to the report.
+fn render_component(out: &mut String, component: &str, stats: &serde_json::Value) {
+    let Some(map) = stats.as_object() else { return };
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let mut lines: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (field, value) in map {
+        let name = format!("perfopt_{}_{}", safe(component), safe(field));
+        if let Some(v) = value.as_f64() {
+            lines
+                .entry(name)
+                .or_default()
+                .push(format!(" {}", number(v)));
+        } else if let Some(inner) = value.as_object() {
+            let label = if component == "cache" { "tier" } else { "part" };
+            for (k, v) in inner {
+                if let Some(v) = v.as_f64() {
+                    let name = format!("perfopt_{}_{label}_{}", safe(component), safe(k));
+                    lines.entry(name).or_default().push(format!(
+                        "{{{label}=\"{}\"}} {}",
+                        safe(field),
+                        number(v)
+                    ));
+                }
+            }
+        }
+    }
+    for (name, samples) in lines {
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for s in samples {
+            let _ = writeln!(out, "{name}{s}");
+        }
+    }
 }
 
 fn number(v: f64) -> String {
@@ -105,7 +155,22 @@ mod tests {
             rec.handle_sample(Instant::from_secs(s), [(metrics::SYS_CPU, 99.5)]);
             rec.record_latency(Duration::from_millis(s));
         }
-        let text = render(&rec.report(Instant::from_secs(10)));
+        let mut report = rec.report(Instant::from_secs(10));
+        report.components.insert(
+            "cache".into(),
+            serde_json::json!({"hit_rate": 0.5, "l1": {"hits": 3}, "l2": {"hits": 1}, "name": "x"}),
+        );
+        let text = render(&report);
+        assert!(
+            text.contains("# TYPE perfopt_cache_hit_rate gauge\nperfopt_cache_hit_rate 0.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "perfopt_cache_tier_hits{tier=\"l1\"} 3\nperfopt_cache_tier_hits{tier=\"l2\"} 1\n"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("# TYPE perfopt_sys_cpu_pct gauge\nperfopt_sys_cpu_pct 99.5\n"),
             "{text}"

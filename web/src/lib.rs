@@ -16,7 +16,8 @@
 //! - `metricInfo(name)` → `{name, unit, help}` or `undefined`;
 //! - `allMetrics()` → `[{name, unit, help}, …]`, every metric perfopt knows, in display order;
 //! - `defaultRules()` → the default rule set;
-//! - `toolVersion()` → this crate's version.
+//! - `toolVersion()` → this crate's version;
+//! - `new WasmCache(capacity, l1, ttlMs)` → core's two-tier TTL cache (see [`WasmCache`]).
 //!
 //! Values cross the boundary as JSON text (`serde_json` on this side, the browser's `JSON`
 //! on the other): plain objects come out exactly as `JSON.parse` of a report file gives them,
@@ -25,6 +26,11 @@
 //!
 //! The wasm tests in `tests/web.rs` run in headless Chromium:
 //! `cargo test -p perfopt-web --target wasm32-unknown-unknown --tests`.
+
+mod cache;
+mod clock;
+
+pub use cache::WasmCache;
 
 use perfopt_core::report::metrics::{self, Unit};
 use perfopt_core::report::{self, Report};

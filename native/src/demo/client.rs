@@ -30,6 +30,9 @@ pub struct ClientStats {
     pub failed_clients: AtomicU64,
     /// Login commands retried after `ERR busy`.
     pub retries: AtomicU64,
+    /// Delivery latency of every echoed message, µs (kept whether or not the monitor
+    /// records, so instrumented and bare runs compare on the same measure).
+    pub latency_us: Mutex<perfopt_core::stats::Histogram>,
 }
 
 /// How one client behaves.
@@ -49,6 +52,10 @@ pub struct ClientPlan {
     pub users: u32,
     /// Seed for this client's choices.
     pub seed: u64,
+    /// Report latencies and errors to the monitor (off to measure the instrumentation's cost).
+    pub record: bool,
+    /// Send the next message as soon as the previous one came back, ignoring `rate`.
+    pub closed_loop: bool,
 }
 
 /// A message not echoed within this is counted lost (and as a failed request).
@@ -96,10 +103,13 @@ async fn run_inner(
         }
     }
     let pending: Arc<Mutex<HashMap<u64, perfopt_core::Instant>>> = Arc::default();
+    let echoed = Arc::new(tokio::sync::Notify::new());
     let reader = {
         let pending = pending.clone();
         let monitor = monitor.clone();
         let stats = stats.clone();
+        let echoed = echoed.clone();
+        let record = plan.record;
         let me = plan.user;
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -113,14 +123,26 @@ async fn run_inner(
                             .unwrap_or_else(PoisonError::into_inner)
                             .remove(&stamp);
                         if let Some(sent) = sent {
-                            monitor
-                                .record_request(clock::now().saturating_duration_since(sent), true);
+                            let latency = clock::now().saturating_duration_since(sent);
+                            if record {
+                                monitor.record_request(latency, true);
+                            }
+                            let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+                            stats
+                                .latency_us
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .record(us);
                             stats.echoed.fetch_add(1, Ordering::Relaxed);
+                            echoed.notify_one();
                         }
                     }
                 } else if line.starts_with("ERR ") {
                     stats.errors.fetch_add(1, Ordering::Relaxed);
-                    monitor.record_request(Duration::ZERO, false);
+                    if record {
+                        monitor.record_request(Duration::ZERO, false);
+                    }
+                    echoed.notify_one();
                 } else if line == "BYE" {
                     break;
                 }
@@ -133,7 +155,11 @@ async fn run_inner(
     let mut next = clock::now().saturating_add(gap.mul_f64(rng.unit()));
     let mut stamp = 0u64;
     while next < plan.stop_at {
-        tokio::time::sleep_until(clock::to_std(next).into()).await;
+        if plan.closed_loop {
+            next = clock::now();
+        } else {
+            tokio::time::sleep_until(clock::to_std(next).into()).await;
+        }
         stamp += 1;
         let mention = rng.skewed(plan.users);
         let now = clock::now();
@@ -145,7 +171,12 @@ async fn run_inner(
         write.write_all(line.as_bytes()).await?;
         stats.sent.fetch_add(1, Ordering::Relaxed);
         next = next.saturating_add(gap);
-        expire(&pending, monitor, stats, now);
+        if plan.closed_loop {
+            // Wait for the echo (or an error) before the next message; bounded.
+            let _ = tokio::time::timeout(ECHO_TIMEOUT, echoed.notified()).await;
+            next = clock::now();
+        }
+        expire(&pending, monitor, stats, now, plan.record);
     }
     // Let the last echoes arrive (bounded), then say goodbye.
     let deadline = clock::now().saturating_add(ECHO_TIMEOUT);
@@ -162,6 +193,7 @@ async fn run_inner(
         monitor,
         stats,
         clock::now().saturating_add(ECHO_TIMEOUT),
+        plan.record,
     );
     let _ = write.write_all(b"QUIT\n").await;
     let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
@@ -174,13 +206,16 @@ fn expire(
     monitor: &MonitorHandle,
     stats: &ClientStats,
     now: perfopt_core::Instant,
+    record: bool,
 ) {
     let mut p = pending.lock().unwrap_or_else(PoisonError::into_inner);
     let before = p.len();
     p.retain(|_, sent| now.saturating_duration_since(*sent) < ECHO_TIMEOUT);
     for _ in p.len()..before {
         stats.lost.fetch_add(1, Ordering::Relaxed);
-        monitor.record_request(ECHO_TIMEOUT, false);
+        if record {
+            monitor.record_request(ECHO_TIMEOUT, false);
+        }
     }
 }
 

@@ -68,6 +68,12 @@ pub struct DemoConfig {
     pub room_size: u32,
     /// Where the SQLite file goes (a temporary folder by default).
     pub data_dir: Option<PathBuf>,
+    /// Profile handlers and report latencies to the monitor (off only to measure what the
+    /// instrumentation costs; the 1 Hz system sampling runs either way).
+    pub instrumented: bool,
+    /// Each client sends its next message as soon as the previous one came back (measures
+    /// capacity), instead of at `rate`.
+    pub closed_loop: bool,
 }
 
 impl Default for DemoConfig {
@@ -82,6 +88,8 @@ impl Default for DemoConfig {
             limiter: LimiterKind::Gradient,
             room_size: 10,
             data_dir: None,
+            instrumented: true,
+            closed_loop: false,
         }
     }
 }
@@ -210,7 +218,11 @@ impl Backend {
             limiter,
             cache,
             pool: Arc::new(pool),
-            profiler: Profiler::new(),
+            profiler: if config.instrumented {
+                Profiler::new()
+            } else {
+                Profiler::disabled()
+            },
         })
     }
 
@@ -319,6 +331,10 @@ pub struct DemoOutcome {
     pub report: Report,
     /// The seed's four sections, as text.
     pub summary: String,
+    /// Messages delivered back to their senders per second of sending.
+    pub messages_per_s: f64,
+    /// p99 delivery latency measured by the clients, ms.
+    pub p99_ms: f64,
 }
 
 /// A running demo, to hand the live report to a server while it runs.
@@ -408,6 +424,10 @@ impl Demo {
             .await
             .map_err(DemoError::Io)?;
         let addr = listener.local_addr().map_err(DemoError::Io)?;
+        eprintln!(
+            "perfopt demo: chat server on {addr} (line protocol in the README; try `nc {}`)",
+            addr.to_string().replace(':', " ")
+        );
         let chat = server::Chat::new(backend.clone());
         let server_task = tokio::spawn(chat.clone().serve(listener));
 
@@ -430,6 +450,8 @@ impl Demo {
                 stop_at,
                 users: config.users,
                 seed: 0x5eed_0000 + u64::from(i),
+                record: config.instrumented,
+                closed_loop: config.closed_loop,
             };
             clients.push(tokio::spawn(client::run(
                 plan,
@@ -471,7 +493,20 @@ impl Demo {
             report.components.insert(name.to_string(), value);
         }
         let summary = summary(&config, &report, &backend, &chat.stats, &stats, &db_path);
-        Ok(DemoOutcome { report, summary })
+        let messages_per_s =
+            stats.echoed.load(Ordering::Relaxed) as f64 / config.duration.as_secs_f64();
+        let p99_ms = stats
+            .latency_us
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .quantile(0.99)
+            .map_or(f64::NAN, |us| us as f64 / 1000.0);
+        Ok(DemoOutcome {
+            report,
+            summary,
+            messages_per_s,
+            p99_ms,
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use std::task::Waker;
 use perfopt_core::Instant;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use crate::clock;
 
@@ -43,44 +44,37 @@ impl Hasher for IdHasher {
 pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// Wakers collected under a lock and woken after it is released (so a woken task never
-/// finds the lock held by its waker). Holds a few inline; allocates only beyond that.
+/// finds the lock held by its waker). Holds one inline; allocates only beyond that.
 pub(crate) struct WakeList {
-    inline: [Option<Waker>; 4],
-    len: usize,
-    spill: Vec<Waker>,
+    first: Option<Waker>,
+    rest: Vec<Waker>,
 }
 
 impl WakeList {
     pub(crate) const fn new() -> WakeList {
         WakeList {
-            inline: [const { None }; 4],
-            len: 0,
-            spill: Vec::new(),
+            first: None,
+            rest: Vec::new(),
         }
     }
 
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
         let Some(waker) = waker else { return };
-        if self.len < self.inline.len() {
-            self.inline[self.len] = Some(waker);
-            self.len += 1;
+        if self.first.is_none() {
+            self.first = Some(waker);
         } else {
-            self.spill.push(waker);
+            self.rest.push(waker);
         }
     }
 
     /// Wakes every collected task.
-    pub(crate) fn wake_all(mut self) {
-        for waker in self
-            .inline
-            .iter_mut()
-            .take(self.len)
-            .filter_map(Option::take)
-        {
+    pub(crate) fn wake_all(self) {
+        let WakeList { first, rest } = self;
+        if let Some(waker) = first {
             waker.wake();
-        }
-        for waker in self.spill.drain(..) {
-            waker.wake();
+            for waker in rest {
+                waker.wake();
+            }
         }
     }
 }
@@ -107,7 +101,7 @@ impl Timer {
     }
 
     /// Starts the task on `runtime`; it holds only a weak reference to the machine.
-    pub(crate) fn spawn<T: Timed>(&self, runtime: &Handle, target: Weak<T>) {
+    pub(crate) fn spawn<T: Timed>(&self, runtime: &Handle, target: Weak<T>) -> JoinHandle<()> {
         let notify = Arc::clone(&self.notify);
         runtime.spawn(async move {
             let mut next: Option<Instant> = None;
@@ -127,7 +121,7 @@ impl Timer {
                 };
                 next = T::on_timer(&target);
             }
-        });
+        })
     }
 
     /// Tells the task that the next deadline moved earlier.

@@ -39,6 +39,7 @@
 //! # }
 //! ```
 
+mod config;
 pub(crate) mod driver;
 mod object;
 mod sqlite;
@@ -55,6 +56,7 @@ use perfopt_core::Instant;
 use perfopt_core::pool::{self as core, Get, PoolAction, SlotId, WaiterId};
 use tokio::runtime::Handle;
 
+pub use config::{CreateError, Error, PoolConfig};
 pub use object::ObjectManager;
 pub use perfopt_core::pool::{Backoff, CloseCause, CreateFailure, Health, PoolStats};
 pub use sqlite::{SqliteConnection, SqliteError, SqliteManager};
@@ -107,168 +109,6 @@ pub trait Manager: Send + Sync + 'static {
     }
 }
 
-/// Settings of a [`Pool`].
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct PoolConfig {
-    /// The core settings: sizes, lifetimes, idle timeout, health-check age, leak threshold,
-    /// queue bound, creation backoff.
-    pub pool: core::PoolConfig,
-    /// How long [`Pool::get`] waits for a connection; `None`: as long as it takes (the
-    /// queue is still bounded). Default 5 s.
-    pub wait_timeout: Option<Duration>,
-    /// Longest [`Manager::create`]; a slower one counts as a transient failure. Default 5 s.
-    pub create_timeout: Duration,
-    /// Longest [`Manager::check`]; a slower one closes the connection. Default 1 s.
-    pub check_timeout: Duration,
-}
-
-impl Default for PoolConfig {
-    fn default() -> Self {
-        PoolConfig {
-            pool: core::PoolConfig::default(),
-            wait_timeout: Some(Duration::from_secs(5)),
-            create_timeout: Duration::from_secs(5),
-            check_timeout: Duration::from_secs(1),
-        }
-    }
-}
-
-impl PoolConfig {
-    /// The default settings with at most `max_size` connections.
-    pub fn with_max_size(max_size: usize) -> PoolConfig {
-        let mut config = PoolConfig::default();
-        config.pool.max_size = max_size;
-        config
-    }
-
-    /// Settings for an object pool of at most `max_size` objects: no health checks, no
-    /// lifetime, creations in parallel (they are cheap and local).
-    pub fn for_objects(max_size: usize) -> PoolConfig {
-        let mut config = PoolConfig::with_max_size(max_size);
-        config.pool.check_after_idle = None;
-        config.pool.max_lifetime = None;
-        config.pool.max_concurrent_creates = max_size.max(1);
-        config
-    }
-}
-
-/// Why [`Manager::create`] produced no connection.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum CreateError<E> {
-    /// The manager's error.
-    Manager(E),
-    /// It took longer than [`PoolConfig::create_timeout`].
-    TimedOut(Duration),
-}
-
-impl<E: fmt::Display> fmt::Display for CreateError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CreateError::Manager(e) => e.fmt(f),
-            CreateError::TimedOut(d) => write!(f, "took longer than create_timeout ({d:?})"),
-        }
-    }
-}
-
-impl<E: std::error::Error + 'static> std::error::Error for CreateError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CreateError::Manager(e) => Some(e),
-            CreateError::TimedOut(_) => None,
-        }
-    }
-}
-
-/// Why a pool could not be built or a [`Pool::get`] got no connection. `E` is the
-/// manager's error.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error<E> {
-    /// A setting is invalid; the core error names it (`max_size`, `min_idle`, a zero
-    /// timeout…).
-    Config(core::PoolError),
-    /// The pool was built outside a tokio runtime (it needs one for its tasks and timer).
-    NoRuntime,
-    /// The wait queue was full (backpressure).
-    QueueFull {
-        /// What the pool connects to.
-        target: Arc<str>,
-    },
-    /// No idle connection now, and the call would not wait ([`Pool::try_get`]).
-    NoIdle {
-        /// What the pool connects to.
-        target: Arc<str>,
-    },
-    /// No connection within the wait deadline.
-    Timeout {
-        /// What the pool connects to.
-        target: Arc<str>,
-        /// How long the caller waited.
-        waited: Duration,
-        /// The last creation failure while it waited, if any: why it waited in vain.
-        last_error: Option<Arc<CreateError<E>>>,
-    },
-    /// A creation failed in a way retrying will not fix soon (a bad address, an unopenable
-    /// database); waiters fail at once.
-    Create {
-        /// What the pool connects to.
-        target: Arc<str>,
-        /// The failure.
-        error: Arc<CreateError<E>>,
-    },
-}
-
-impl<E: fmt::Display> fmt::Display for Error<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Config(e) => write!(f, "invalid pool setting: {e}"),
-            Error::NoRuntime => f.write_str("a pool must be built inside a tokio runtime"),
-            Error::QueueFull { target } => {
-                write!(
-                    f,
-                    "no connection to {target}: the pool's wait queue is full"
-                )
-            }
-            Error::NoIdle { target } => write!(f, "no idle connection to {target}"),
-            Error::Timeout {
-                target,
-                waited,
-                last_error: Some(e),
-            } => write!(
-                f,
-                "no connection to {target} within {waited:?}; last attempt failed: {e}"
-            ),
-            Error::Timeout {
-                target,
-                waited,
-                last_error: None,
-            } => write!(
-                f,
-                "no connection to {target} within {waited:?}: all connections in use"
-            ),
-            Error::Create { target, error } => {
-                write!(f, "cannot connect to {target}: {error}")
-            }
-        }
-    }
-}
-
-impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Config(e) => Some(e),
-            Error::Timeout {
-                last_error: Some(e),
-                ..
-            }
-            | Error::Create { error: e, .. } => Some(&**e),
-            _ => None,
-        }
-    }
-}
-
 /// A pool of connections made by `M`. Cheap to clone (clones share the pool).
 pub struct Pool<M: Manager> {
     shared: Arc<Shared<M>>,
@@ -309,7 +149,7 @@ struct Shared<M: Manager> {
 struct State<M: Manager> {
     machine: core::Pool,
     /// The connection of every idle slot.
-    conns: IdMap<M::Connection>,
+    conns: IdleConns<M::Connection>,
     /// One entry per queued caller, until its future has taken the outcome.
     waiters: IdMap<Wait<M>>,
     last_error: Option<Arc<CreateError<M::Error>>>,
@@ -325,12 +165,47 @@ enum Wait<M: Manager> {
     Failed(Arc<CreateError<M::Error>>),
 }
 
+/// The connections of idle slots, in the order they became idle. The core hands out its
+/// most recently idle slot, which is the last entry here, so lookups search from the end
+/// and usually stop at once — cheaper than hashing on every get and return.
+struct IdleConns<C> {
+    entries: Vec<(SlotId, C)>,
+}
+
+impl<C> Default for IdleConns<C> {
+    fn default() -> Self {
+        IdleConns {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<C> IdleConns<C> {
+    fn insert(&mut self, slot: SlotId, conn: C) {
+        self.entries.push((slot, conn));
+    }
+
+    fn remove(&mut self, slot: SlotId) -> Option<C> {
+        let i = self.entries.iter().rposition(|(s, _)| *s == slot)?;
+        Some(self.entries.remove(i).1)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
 /// The host's side effects of one locked step, performed after the lock is released.
 struct Effects<M: Manager> {
     wake: WakeList,
-    close: Vec<M::Connection>,
-    create: Vec<SlotId>,
-    check: Vec<(SlotId, M::Connection)>,
+    work: Vec<Work<M>>,
+}
+
+/// I/O the machine asked for.
+enum Work<M: Manager> {
+    Close(M::Connection),
+    Create(SlotId),
+    Check(SlotId, M::Connection),
 }
 
 impl<M: Manager> Pool<M> {
@@ -363,13 +238,14 @@ impl<M: Manager> Pool<M> {
             timer: Timer::new(),
             state: Mutex::new(State {
                 machine,
-                conns: IdMap::default(),
+                conns: IdleConns::default(),
                 waiters: IdMap::default(),
                 last_error: None,
                 armed: None,
             }),
         });
-        shared.timer.spawn(&shared.runtime, Arc::downgrade(&shared));
+        // The task ends by itself when the pool is dropped.
+        drop(shared.timer.spawn(&shared.runtime, Arc::downgrade(&shared)));
         let mut fx = Effects::new();
         {
             let mut state = lock(&shared.state);
@@ -521,7 +397,7 @@ impl<M: Manager> Pool<M> {
             let mut state = lock(&shared.state);
             let result = loop {
                 match state.machine.get(now, deadline) {
-                    Get::Ready(slot) => match state.conns.remove(&slot.as_u64()) {
+                    Get::Ready(slot) => match state.conns.remove(slot) {
                         Some(conn) => {
                             break Ok(Started::Ready(Pooled::new(shared, slot, conn)));
                         }
@@ -561,21 +437,21 @@ impl<M: Manager> Shared<M> {
     fn settle(&self, state: &mut State<M>, now: Instant, fx: &mut Effects<M>) {
         while let Some(action) = state.machine.poll_action() {
             match action {
-                PoolAction::Create(slot) => fx.create.push(slot),
-                PoolAction::Check(slot) => match state.conns.remove(&slot.as_u64()) {
-                    Some(conn) => fx.check.push((slot, conn)),
+                PoolAction::Create(slot) => fx.work.push(Work::Create(slot)),
+                PoolAction::Check(slot) => match state.conns.remove(slot) {
+                    Some(conn) => fx.work.push(Work::Check(slot, conn)),
                     None => {
                         let _ = state.machine.handle_checked(now, slot, Health::Broken);
                     }
                 },
                 PoolAction::Close { slot, cause } => {
-                    if let Some(conn) = state.conns.remove(&slot.as_u64()) {
-                        fx.close.push(conn);
+                    if let Some(conn) = state.conns.remove(slot) {
+                        fx.work.push(Work::Close(conn));
                     }
                     tracing::debug!(target: "perfopt::pool", pool = %self.target, ?cause, "connection closed");
                 }
                 PoolAction::Grant { waiter, slot } => {
-                    let conn = state.conns.remove(&slot.as_u64());
+                    let conn = state.conns.remove(slot);
                     let entry = state.waiters.get_mut(&waiter.as_u64());
                     match (conn, entry) {
                         (Some(conn), Some(entry @ Wait::Waiting(_))) => {
@@ -588,7 +464,7 @@ impl<M: Manager> Shared<M> {
                         // The caller is gone (cannot happen: a dropped caller cancels under
                         // this lock): hand the connection back so it is not leaked.
                         (Some(conn), _) => {
-                            state.conns.insert(slot.as_u64(), conn);
+                            state.conns.insert(slot, conn);
                             let _ = state.machine.cancel(now, waiter);
                         }
                         // An idle slot always has its connection; should that ever fail,
@@ -652,16 +528,16 @@ impl<M: Manager> Shared<M> {
             let mut state = lock(&self.state);
             let health = match conn {
                 Some(conn) => {
-                    state.conns.insert(slot.as_u64(), conn);
+                    state.conns.insert(slot, conn);
                     Health::Healthy
                 }
                 None => Health::Broken,
             };
             // The guard owns the slot, and returns it exactly once: this cannot fail.
             if state.machine.release(now, slot, health).is_err()
-                && let Some(conn) = state.conns.remove(&slot.as_u64())
+                && let Some(conn) = state.conns.remove(slot)
             {
-                fx.close.push(conn);
+                fx.work.push(Work::Close(conn));
             }
             self.settle(&mut state, now, &mut fx);
         }
@@ -678,7 +554,7 @@ impl<M: Manager> Shared<M> {
                 let mut state = lock(&shared.state);
                 let answered = match made {
                     Ok(Ok(conn)) => {
-                        state.conns.insert(slot.as_u64(), conn);
+                        state.conns.insert(slot, conn);
                         state.machine.handle_created(now, slot)
                     }
                     Ok(Err(e)) => {
@@ -697,9 +573,9 @@ impl<M: Manager> Shared<M> {
                 };
                 // The slot was being created (only this task answers it): cannot fail.
                 if answered.is_err()
-                    && let Some(conn) = state.conns.remove(&slot.as_u64())
+                    && let Some(conn) = state.conns.remove(slot)
                 {
-                    fx.close.push(conn);
+                    fx.work.push(Work::Close(conn));
                 }
                 shared.settle(&mut state, now, &mut fx);
             }
@@ -721,15 +597,15 @@ impl<M: Manager> Shared<M> {
             {
                 let mut state = lock(&shared.state);
                 if health == Health::Healthy {
-                    state.conns.insert(slot.as_u64(), conn);
+                    state.conns.insert(slot, conn);
                 } else {
-                    fx.close.push(conn);
+                    fx.work.push(Work::Close(conn));
                 }
                 // The slot was being checked (only this task answers it): cannot fail.
                 if state.machine.handle_checked(now, slot, health).is_err()
-                    && let Some(conn) = state.conns.remove(&slot.as_u64())
+                    && let Some(conn) = state.conns.remove(slot)
                 {
-                    fx.close.push(conn);
+                    fx.work.push(Work::Close(conn));
                 }
                 shared.settle(&mut state, now, &mut fx);
             }
@@ -761,20 +637,18 @@ impl<M: Manager> Effects<M> {
     fn new() -> Effects<M> {
         Effects {
             wake: WakeList::new(),
-            close: Vec::new(),
-            create: Vec::new(),
-            check: Vec::new(),
+            work: Vec::new(),
         }
     }
 
     fn apply(self, shared: &Arc<Shared<M>>) {
         self.wake.wake_all();
-        drop(self.close);
-        for slot in self.create {
-            shared.spawn_create(slot);
-        }
-        for (slot, conn) in self.check {
-            shared.spawn_check(slot, conn);
+        for work in self.work {
+            match work {
+                Work::Close(conn) => drop(conn),
+                Work::Create(slot) => shared.spawn_create(slot),
+                Work::Check(slot, conn) => shared.spawn_check(slot, conn),
+            }
         }
     }
 }
@@ -834,7 +708,7 @@ impl<M: Manager> Drop for Queued<'_, M> {
                 // Granted but not delivered: the connection goes back with the core's
                 // `cancel`, which returns the slot as healthy.
                 Some(Wait::Granted(slot, conn)) => {
-                    state.conns.insert(slot.as_u64(), conn);
+                    state.conns.insert(slot, conn);
                     let _ = state.machine.cancel(now, self.waiter);
                 }
                 Some(Wait::TimedOut(_) | Wait::Failed(_)) | None => {}
