@@ -396,6 +396,67 @@ where
     }
 }
 
+/// A [`Cache`] as a monitor component: its statistics go into the report's
+/// `components.<name>` (and so into `/metrics`), and each sample gets the hit rate of the
+/// last interval as [`perfopt_core::report::metrics::CACHE_HIT_RATE`], which the `cache_hit_rate` rule watches.
+///
+/// ```no_run
+/// # async fn f(monitor: perfopt::monitor::MonitorHandle) {
+/// use std::sync::Arc;
+/// use perfopt::cache::{Cache, CacheSource};
+/// use perfopt_core::cache::CacheConfig;
+///
+/// let cache: Arc<Cache<u64, String>> = Arc::new(Cache::new(CacheConfig::new(10_000)).unwrap());
+/// monitor.add_component(Arc::new(CacheSource::new("cache", cache.clone())));
+/// # }
+/// ```
+pub struct CacheSource<K, V, W = UnitWeigher> {
+    name: &'static str,
+    cache: Arc<Cache<K, V, W>>,
+    last: Mutex<(u64, u64)>,
+}
+
+impl<K, V, W> CacheSource<K, V, W> {
+    /// Reports `cache` under `components.<name>`.
+    pub fn new(name: &'static str, cache: Arc<Cache<K, V, W>>) -> Self {
+        CacheSource {
+            name,
+            cache,
+            last: Mutex::new((0, 0)),
+        }
+    }
+}
+
+impl<K, V, W> crate::monitor::ComponentSource for CacheSource<K, V, W>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    W: Weigher<K, V> + Clone + Send + Sync + 'static,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::to_value(self.cache.stats()).unwrap_or_default()
+    }
+
+    fn sample(&self) -> Vec<(&'static str, f64)> {
+        let s = self.cache.stats();
+        let (hits, misses) = (s.hits(), s.misses());
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let (dh, dm) = (hits.saturating_sub(last.0), misses.saturating_sub(last.1));
+        *last = (hits, misses);
+        if dh + dm == 0 {
+            return Vec::new();
+        }
+        vec![(
+            perfopt_core::report::metrics::CACHE_HIT_RATE,
+            dh as f64 * 100.0 / (dh + dm) as f64,
+        )]
+    }
+}
+
 impl<K, V, W> fmt::Debug for Cache<K, V, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")

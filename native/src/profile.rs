@@ -8,7 +8,7 @@
 //!   task (where the task could move to another thread mid-scope).
 //! - [`Profiler::instrument`] times a future from its first poll to its completion (wall
 //!   time, including time spent waiting); its self time equals its total.
-//! - With the `alloc-count` feature and [`crate::alloc_count::CountingAlloc`] installed as
+//! - With the `alloc-count` feature and `perfopt::alloc_count::CountingAlloc` installed as
 //!   the global allocator, guards also count the bytes allocated inside them.
 //! - [`ProfileLayer`] is a `tracing_subscriber::Layer`: every span is a scope named after the
 //!   span, timed from its first entry to its close; child spans are subtracted from their

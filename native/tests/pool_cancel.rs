@@ -136,7 +136,7 @@ async fn hammer(pool: &Pool<Flaky>, seed: u64) {
                     let hold = rng.random_range(0..4);
                     let polls = rng.random_range(1..8);
                     let broken = rng.random_range(0..20) == 0;
-                    let use_it = async |conn: Result<perfopt::pool::Pooled<Flaky>, _>| {
+                    let use_it = async |conn: Result<perfopt::pool::Pooled<'_, Flaky>, _>| {
                         if let Ok(mut conn) = conn {
                             yields(hold).await;
                             if broken {

@@ -20,14 +20,14 @@ use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use perfopt_core::cache::CacheConfig;
 use perfopt_core::limiter::{AimdConfig, Algorithm, GradientConfig};
 use perfopt_core::report::{Report, metrics};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheSource};
 use crate::clock;
 use crate::limiter::{Limiter, LimiterConfig};
 use crate::monitor::{ComponentSource, Monitor, MonitorConfig, MonitorHandle, Watch};
@@ -178,7 +178,7 @@ impl std::error::Error for DemoError {}
 /// What the server's handlers use: limiter, cache, pool and profiler.
 pub struct Backend {
     limiter: Limiter,
-    cache: Cache<u32, Arc<Profile>>,
+    cache: Arc<Cache<u32, Arc<Profile>>>,
     pool: Arc<Pool<SqliteManager>>,
     profiler: Profiler,
 }
@@ -216,7 +216,7 @@ impl Backend {
             .map_err(|e| DemoError::Setup(format!("pool: {e}")))?;
         Ok(Backend {
             limiter,
-            cache,
+            cache: Arc::new(cache),
             pool: Arc::new(pool),
             profiler: if config.instrumented {
                 Profiler::new()
@@ -270,35 +270,6 @@ impl Backend {
                 },
                 message: e.to_string(),
             })
-    }
-}
-
-/// The cache as a report component: its stats, and the hit rate of each interval.
-struct CacheSource {
-    backend: Arc<Backend>,
-    last: Mutex<(u64, u64)>,
-}
-
-impl ComponentSource for CacheSource {
-    fn name(&self) -> &'static str {
-        "cache"
-    }
-    fn stats(&self) -> serde_json::Value {
-        serde_json::to_value(self.backend.cache.stats()).unwrap_or_default()
-    }
-    fn sample(&self) -> Vec<(&'static str, f64)> {
-        let s = self.backend.cache.stats();
-        let (hits, misses) = (s.hits(), s.misses());
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        let (dh, dm) = (hits - last.0, misses - last.1);
-        *last = (hits, misses);
-        if dh + dm == 0 {
-            return Vec::new();
-        }
-        vec![(
-            metrics::CACHE_HIT_RATE,
-            dh as f64 * 100.0 / (dh + dm) as f64,
-        )]
     }
 }
 
@@ -386,10 +357,7 @@ impl Demo {
         })
         .map_err(|e| DemoError::Setup(e.to_string()))?;
         let handle = monitor.handle();
-        handle.add_component(Arc::new(CacheSource {
-            backend: backend.clone(),
-            last: Mutex::new((0, 0)),
-        }));
+        handle.add_component(Arc::new(CacheSource::new("cache", backend.cache.clone())));
         handle.add_component(Arc::new(PoolSource(backend.clone())));
         handle.add_component(Arc::new(LimiterSource(backend.clone())));
         Ok(Demo {

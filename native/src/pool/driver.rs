@@ -51,6 +51,7 @@ pub(crate) struct WakeList {
 }
 
 impl WakeList {
+    #[inline]
     pub(crate) const fn new() -> WakeList {
         WakeList {
             first: None,
@@ -67,14 +68,28 @@ impl WakeList {
         }
     }
 
+    /// Whether no waker was collected.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
     /// Wakes every collected task.
+    #[inline]
     pub(crate) fn wake_all(self) {
+        if !self.is_empty() {
+            self.wake_slow();
+        }
+    }
+
+    #[cold]
+    fn wake_slow(self) {
         let WakeList { first, rest } = self;
         if let Some(waker) = first {
             waker.wake();
-            for waker in rest {
-                waker.wake();
-            }
+        }
+        for waker in rest {
+            waker.wake();
         }
     }
 }

@@ -41,13 +41,13 @@
 
 mod config;
 pub(crate) mod driver;
+mod guard;
 mod object;
 mod sqlite;
 mod tcp;
 
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -57,6 +57,7 @@ use perfopt_core::pool::{self as core, Get, PoolAction, SlotId, WaiterId};
 use tokio::runtime::Handle;
 
 pub use config::{CreateError, Error, PoolConfig};
+pub use guard::Pooled;
 pub use object::ObjectManager;
 pub use perfopt_core::pool::{Backoff, CloseCause, CreateFailure, Health, PoolStats};
 pub use sqlite::{SqliteConnection, SqliteError, SqliteManager};
@@ -276,7 +277,7 @@ impl<M: Manager> Pool<M> {
     /// assert!(err.to_string().contains("tcp://127.0.0.1:1"), "{err}");
     /// # }
     /// ```
-    pub async fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
+    pub async fn get(&self) -> Result<Pooled<'_, M>, Error<M::Error>> {
         let now = clock::now();
         let deadline = self
             .shared
@@ -289,7 +290,7 @@ impl<M: Manager> Pool<M> {
     ///
     /// # Errors
     /// As [`get`](Pool::get), and [`Error::Config`] for a zero `timeout`.
-    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
+    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<'_, M>, Error<M::Error>> {
         if timeout.is_zero() {
             return Err(Error::Config(core::PoolError::ZeroDuration("timeout")));
         }
@@ -301,11 +302,20 @@ impl<M: Manager> Pool<M> {
     ///
     /// # Errors
     /// [`Error::NoIdle`].
-    pub fn try_get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        match self.start(clock::now(), Instant::ZERO) {
-            Ok(Started::Ready(guard)) => Ok(guard),
-            Ok(Started::Queued(..)) => Err(self.no_idle()),
-            Err(e) => Err(e),
+    pub fn try_get(&self) -> Result<Pooled<'_, M>, Error<M::Error>> {
+        let now = clock::now();
+        match self.start(now, Instant::ZERO)? {
+            Started::Ready(guard) => Ok(guard),
+            Started::Queued(waiter) => {
+                // A passed deadline never queues; should it, leave the queue at once.
+                drop(Queued {
+                    shared: &self.shared,
+                    waiter,
+                    enqueued: now,
+                    done: false,
+                });
+                Err(self.no_idle())
+            }
         }
     }
 
@@ -375,7 +385,7 @@ impl<M: Manager> Pool<M> {
         &self,
         now: Instant,
         deadline: Instant,
-    ) -> Result<Pooled<M>, Error<M::Error>> {
+    ) -> Result<Pooled<'_, M>, Error<M::Error>> {
         let waiter = match self.start(now, deadline)? {
             Started::Ready(guard) => return Ok(guard),
             Started::Queued(waiter) => waiter,
@@ -390,7 +400,7 @@ impl<M: Manager> Pool<M> {
     }
 
     /// The locked first step of a get: served, queued, or refused.
-    fn start(&self, now: Instant, deadline: Instant) -> Result<Started<M>, Error<M::Error>> {
+    fn start(&self, now: Instant, deadline: Instant) -> Result<Started<'_, M>, Error<M::Error>> {
         let shared = &self.shared;
         let mut fx = Effects::new();
         let result = {
@@ -427,8 +437,8 @@ impl<M: Manager> Pool<M> {
     }
 }
 
-enum Started<M: Manager> {
-    Ready(Pooled<M>),
+enum Started<'a, M: Manager> {
+    Ready(Pooled<'a, M>),
     Queued(WaiterId),
 }
 
@@ -634,6 +644,7 @@ impl<M: Manager> Timed for Shared<M> {
 }
 
 impl<M: Manager> Effects<M> {
+    #[inline]
     fn new() -> Effects<M> {
         Effects {
             wake: WakeList::new(),
@@ -641,7 +652,17 @@ impl<M: Manager> Effects<M> {
         }
     }
 
+    /// Performs the effects (nothing to do on the hot path of a get or a return).
+    #[inline]
     fn apply(self, shared: &Arc<Shared<M>>) {
+        if self.wake.is_empty() && self.work.is_empty() {
+            return;
+        }
+        self.apply_slow(shared);
+    }
+
+    #[cold]
+    fn apply_slow(self, shared: &Arc<Shared<M>>) {
         self.wake.wake_all();
         for work in self.work {
             match work {
@@ -662,8 +683,8 @@ struct Queued<'a, M: Manager> {
     done: bool,
 }
 
-impl<M: Manager> Queued<'_, M> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Pooled<M>, Error<M::Error>>> {
+impl<'a, M: Manager> Queued<'a, M> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Pooled<'a, M>, Error<M::Error>>> {
         let mut state = lock(&self.shared.state);
         let key = self.waiter.as_u64();
         if let Some(Wait::Waiting(w)) = state.waiters.get_mut(&key) {
@@ -716,91 +737,6 @@ impl<M: Manager> Drop for Queued<'_, M> {
             self.shared.settle(&mut state, now, &mut fx);
         }
         fx.apply(self.shared);
-    }
-}
-
-/// A connection from a [`Pool`]; dereferences to it. Dropping the guard returns the
-/// connection to the pool (or closes it if [marked broken](Pooled::mark_broken) or the
-/// manager's [`is_broken`](Manager::is_broken) says so).
-pub struct Pooled<M: Manager> {
-    shared: Arc<Shared<M>>,
-    slot: SlotId,
-    conn: Option<M::Connection>,
-    broken: bool,
-}
-
-impl<M: Manager> Pooled<M> {
-    fn new(shared: &Arc<Shared<M>>, slot: SlotId, conn: M::Connection) -> Pooled<M> {
-        Pooled {
-            shared: Arc::clone(shared),
-            slot,
-            conn: Some(conn),
-            broken: false,
-        }
-    }
-
-    /// Closes the connection instead of reusing it when the guard is dropped (after an
-    /// I/O error, a protocol desync, an aborted transaction).
-    pub fn mark_broken(&mut self) {
-        self.broken = true;
-    }
-
-    /// Takes the connection out of the pool for good; its slot is freed (counted as closed
-    /// broken in the statistics).
-    pub fn detach(mut self) -> M::Connection {
-        let conn = self.conn.take();
-        self.shared.give_back(self.slot, None);
-        // The guard holds its connection until dropped or detached, once.
-        conn.expect("a live guard holds its connection")
-    }
-}
-
-impl<M: Manager> Deref for Pooled<M> {
-    type Target = M::Connection;
-
-    fn deref(&self) -> &M::Connection {
-        // The connection is taken only by `detach` (which consumes the guard) and `drop`.
-        self.conn
-            .as_ref()
-            .expect("a live guard holds its connection")
-    }
-}
-
-impl<M: Manager> DerefMut for Pooled<M> {
-    fn deref_mut(&mut self) -> &mut M::Connection {
-        // As in `deref`.
-        self.conn
-            .as_mut()
-            .expect("a live guard holds its connection")
-    }
-}
-
-impl<M: Manager> fmt::Debug for Pooled<M>
-where
-    M::Connection: fmt::Debug,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pooled")
-            .field("slot", &self.slot)
-            .field("connection", &self.conn)
-            .finish()
-    }
-}
-
-impl<M: Manager> Drop for Pooled<M> {
-    fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return; // detached
-        };
-        let manager = &self.shared.manager;
-        let conn = if self.broken || manager.is_broken(&mut conn) {
-            drop(conn);
-            None
-        } else {
-            manager.reset(&mut conn);
-            Some(conn)
-        };
-        self.shared.give_back(self.slot, conn);
     }
 }
 
