@@ -271,6 +271,40 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The HTTP server of `--serve`: the live report while the run goes on, then the final one
+/// until Ctrl-C.
+struct LiveServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LiveServer {
+    async fn start(
+        addr: Option<SocketAddr>,
+        live: Arc<Live>,
+    ) -> Result<Option<LiveServer>, Failure> {
+        let Some(addr) = addr else { return Ok(None) };
+        let listener = bind(addr).await?;
+        println!("perfopt: live viewer at {}", url_of(&listener));
+        flush();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let source: Arc<dyn ReportSource> = live;
+        let task = tokio::spawn(http::serve(listener, source, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Some(LiveServer { stop, task }))
+    }
+
+    /// After the run: serve the final report until Ctrl-C or SIGTERM.
+    async fn serve_final(self, what: &str) {
+        println!("perfopt: {what} finished; still serving the final report (Ctrl-C to stop)");
+        flush();
+        stop_signal().await;
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
 /// The live report while the monitor runs, then the final one.
 struct Live {
     handle: MonitorHandle,
@@ -316,19 +350,7 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         handle: monitor.handle(),
         done: OnceLock::new(),
     });
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = match args.serve {
-        Some(addr) => {
-            let listener = bind(addr).await?;
-            println!("perfopt: live viewer at {}", url_of(&listener));
-            flush();
-            let source: Arc<dyn ReportSource> = live.clone();
-            Some(tokio::spawn(http::serve(listener, source, async move {
-                let _ = server_stopped.await;
-            })))
-        }
-        None => None,
-    };
+    let server = LiveServer::start(args.serve, live.clone()).await?;
     let events = monitor.events();
     let printer = tokio::spawn(print_events(events));
     let report = monitor.run(stop_signal()).await;
@@ -347,11 +369,7 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
     );
     if let Some(server) = server {
         let _ = live.done.set(report);
-        println!("perfopt: run finished; still serving the final report (Ctrl-C to stop)");
-        flush();
-        stop_signal().await;
-        let _ = stop_server.send(());
-        let _ = server.await;
+        server.serve_final("run").await;
     }
     Ok(())
 }
@@ -396,18 +414,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         handle: demo.handle(),
         done: OnceLock::new(),
     });
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = match args.serve {
-        Some(addr) => {
-            let listener = bind(addr).await?;
-            println!("perfopt: live viewer at {}", url_of(&listener));
-            let source: Arc<dyn ReportSource> = live.clone();
-            Some(tokio::spawn(http::serve(listener, source, async move {
-                let _ = server_stopped.await;
-            })))
-        }
-        None => None,
-    };
+    let server = LiveServer::start(args.serve, live.clone()).await?;
     flush();
     let outcome = demo.run().await.map_err(failure)?;
     eprintln!();
@@ -428,11 +435,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
     );
     if let Some(server) = server {
         let _ = live.done.set(outcome.report);
-        println!("perfopt: demo finished; still serving the final report (Ctrl-C to stop)");
-        flush();
-        stop_signal().await;
-        let _ = stop_server.send(());
-        let _ = server.await;
+        server.serve_final("demo").await;
     }
     Ok(())
 }

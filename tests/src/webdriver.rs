@@ -262,6 +262,43 @@ impl Drop for Browser {
     }
 }
 
+/// `(metric, stat, text)` of every number the viewer marks up with `data-metric` and
+/// `data-stat`.
+pub fn numbers_on_page(browser: &Browser) -> Vec<(String, String, String)> {
+    let v = browser.execute(
+        "return Array.from(document.querySelectorAll('[data-metric][data-stat]'))
+            .map(e => [e.dataset.metric, e.dataset.stat, e.textContent.trim()]);",
+        json!([]),
+    );
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|t| {
+            let s = |i: usize| t[i].as_str().unwrap_or_default().to_string();
+            (s(0), s(1), s(2))
+        })
+        .collect()
+}
+
+/// What the viewer must show for `summaries.<metric>.<stat>` of `report` (JSON): core's
+/// `format_value` in the summary's unit (a rate is per second whatever the unit).
+///
+/// # Panics
+/// If the report lacks that summary or stat.
+pub fn expected(report: &Value, metric: &str, stat: &str) -> String {
+    use perfopt_core::report::metrics::{Unit, format_value};
+    let summary = &report["summaries"][metric];
+    let unit: Unit = if stat == "rate_per_s" {
+        Unit::PerSec
+    } else {
+        serde_json::from_value(summary["unit"].clone()).expect("unit")
+    };
+    let value = summary[stat]
+        .as_f64()
+        .unwrap_or_else(|| panic!("summaries.{metric}.{stat} missing"));
+    format_value(value, unit)
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {

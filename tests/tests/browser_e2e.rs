@@ -9,8 +9,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use perfopt_core::report::metrics::{Unit, format_value};
-use perfopt_tests::webdriver::Browser;
+use perfopt_tests::webdriver::{Browser, expected, numbers_on_page};
 use perfopt_tests::{TempDir, perfopt_bin, start_serve};
 use serde_json::{Value, json};
 
@@ -20,37 +19,6 @@ fn skip() -> bool {
         return true;
     }
     false
-}
-
-/// (metric, stat, text) of every number marked up on the page.
-fn numbers_on_page(browser: &Browser) -> Vec<(String, String, String)> {
-    let v = browser.execute(
-        "return Array.from(document.querySelectorAll('[data-metric][data-stat]'))
-            .map(e => [e.dataset.metric, e.dataset.stat, e.textContent.trim()]);",
-        json!([]),
-    );
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|t| {
-            let s = |i: usize| t[i].as_str().unwrap_or_default().to_string();
-            (s(0), s(1), s(2))
-        })
-        .collect()
-}
-
-fn expected(report: &Value, metric: &str, stat: &str) -> String {
-    let summary = &report["summaries"][metric];
-    // A rate is a count per second whatever the metric's own unit.
-    let unit: Unit = if stat == "rate_per_s" {
-        Unit::PerSec
-    } else {
-        serde_json::from_value(summary["unit"].clone()).expect("unit")
-    };
-    let value = summary[stat]
-        .as_f64()
-        .unwrap_or_else(|| panic!("summaries.{metric}.{stat} missing"));
-    format_value(value, unit)
 }
 
 #[test]

@@ -16,11 +16,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use perfopt_core::Instant;
-use perfopt_core::report::metrics::{self, Unit, format_value};
+use perfopt_core::report::metrics;
 use perfopt_core::report::{Meta, Recorder, Report};
 use perfopt_core::rules::default_rules;
 use perfopt_tests::TempDir;
-use perfopt_tests::webdriver::Browser;
+use perfopt_tests::webdriver::{Browser, expected, numbers_on_page};
 use serde_json::{Value, json};
 
 /// A host name that would end the report's `<script>` element if it were not escaped.
@@ -79,37 +79,6 @@ fn sample_report(host: &str, cpu_base: f64) -> Report {
         "the CPU spike fires the cpu rule"
     );
     report
-}
-
-/// (metric, stat, text) of every number marked up on the page.
-fn numbers_on_page(browser: &Browser) -> Vec<(String, String, String)> {
-    let v = browser.execute(
-        "return Array.from(document.querySelectorAll('[data-metric][data-stat]'))
-            .map(e => [e.dataset.metric, e.dataset.stat, e.textContent.trim()]);",
-        json!([]),
-    );
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|t| {
-            let s = |i: usize| t[i].as_str().unwrap_or_default().to_string();
-            (s(0), s(1), s(2))
-        })
-        .collect()
-}
-
-fn expected(report: &Value, metric: &str, stat: &str) -> String {
-    let summary = &report["summaries"][metric];
-    // A rate is a count per second whatever the metric's own unit.
-    let unit: Unit = if stat == "rate_per_s" {
-        Unit::PerSec
-    } else {
-        serde_json::from_value(summary["unit"].clone()).expect("unit")
-    };
-    let value = summary[stat]
-        .as_f64()
-        .unwrap_or_else(|| panic!("summaries.{metric}.{stat} missing"));
-    format_value(value, unit)
 }
 
 /// Every number on the page is the report's; returns them.
