@@ -6,7 +6,6 @@
 //! over the real time between two samples.
 
 use std::fmt;
-use std::time::Instant as StdInstant;
 
 use perfopt_core::report::metrics;
 use sysinfo::{
@@ -48,7 +47,7 @@ pub struct Sampler {
     networks: Networks,
     disks: Disks,
     pid: Option<Pid>,
-    last: StdInstant,
+    last: perfopt_core::Instant,
     last_net: (u64, u64),
     last_disk: (u64, u64),
     target_gone: bool,
@@ -99,7 +98,7 @@ impl Sampler {
             networks,
             disks,
             pid,
-            last: StdInstant::now(),
+            last: crate::clock::now(),
             last_net: (0, 0),
             last_disk: (0, 0),
             target_gone: false,
@@ -139,8 +138,11 @@ impl Sampler {
 
     /// Reads every metric. Call about once per interval, not more often than every 200 ms.
     pub fn sample(&mut self) -> Sample {
-        let now = StdInstant::now();
-        let dt = now.duration_since(self.last).as_secs_f64().max(1e-3);
+        let now = crate::clock::now();
+        let dt = now
+            .saturating_duration_since(self.last)
+            .as_secs_f64()
+            .max(1e-3);
         self.last = now;
         self.system.refresh_cpu_usage();
         self.system

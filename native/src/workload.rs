@@ -2,7 +2,9 @@
 //! on some threads and allocates (and touches) memory at a steady rate.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock;
 
 /// Settings of the workload.
 #[derive(Clone, Copy, Debug)]
@@ -19,12 +21,12 @@ pub struct Stress {
 
 /// Runs the workload to the end; returns the MiB held at the end.
 pub fn run(s: Stress) -> u64 {
-    let end = Instant::now() + s.duration;
+    let end = clock::now().saturating_add(s.duration);
     let spinners: Vec<_> = (0..s.threads)
         .map(|i| {
             std::thread::spawn(move || {
                 let mut x = i as u64 + 1;
-                while Instant::now() < end {
+                while clock::now() < end {
                     for _ in 0..10_000 {
                         x = black_box(
                             x.wrapping_mul(6364136223846793005)
@@ -39,7 +41,7 @@ pub fn run(s: Stress) -> u64 {
     let mut held: Vec<Vec<u8>> = Vec::new();
     let chunk = 256 * 1024;
     let per_tick = (s.mib_per_sec * 1024 * 1024 / 10) as usize;
-    while Instant::now() < end {
+    while clock::now() < end {
         let held_mib = (held.len() * chunk) as u64 / (1024 * 1024);
         if held_mib < s.max_mib {
             let mut added = 0;
@@ -50,7 +52,7 @@ pub fn run(s: Stress) -> u64 {
             }
         }
         std::thread::sleep(
-            Duration::from_millis(100).min(end.saturating_duration_since(Instant::now())),
+            Duration::from_millis(100).min(end.saturating_duration_since(clock::now())),
         );
     }
     for t in spinners {
