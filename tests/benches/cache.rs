@@ -25,6 +25,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use perfopt_core::Instant;
 use perfopt_core::cache::{Cache, CacheConfig};
+use perfopt_tests::cache_replay::{on_two_threads, replay, replay_indexed};
 use perfopt_tests::traces::{self, CAPACITIES, KEYS};
 
 /// Requests replayed per iteration.
@@ -74,15 +75,12 @@ fn two_threads(c: &mut Criterion) {
             b.iter(|| {
                 let cache = quick_cache::sync::Cache::new(capacity);
                 on_two_threads(first, second, |keys| {
-                    let mut hits = 0u64;
-                    for &k in keys {
-                        if cache.get(&k).is_some() {
-                            hits += 1;
-                        } else {
+                    replay(keys, |k| {
+                        cache.get(&k).is_some() || {
                             cache.insert(k, k);
+                            false
                         }
-                    }
-                    hits
+                    })
                 })
             })
         });
@@ -90,117 +88,82 @@ fn two_threads(c: &mut Criterion) {
             b.iter(|| {
                 let cache = moka::sync::Cache::new(capacity as u64);
                 on_two_threads(first, second, |keys| {
-                    let mut hits = 0u64;
-                    for &k in keys {
-                        if cache.get(&k).is_some() {
-                            hits += 1;
-                        } else {
+                    replay(keys, |k| {
+                        cache.get(&k).is_some() || {
                             cache.insert(k, k);
+                            false
                         }
-                    }
-                    hits
+                    })
                 })
             })
         });
         g.bench_function(id("perfopt_native"), |b| {
-            b.iter(|| {
-                let cache = perfopt::cache::Cache::new(CacheConfig::new(capacity as u64))
-                    .expect("a capacity above zero is valid");
-                on_two_threads(first, second, |keys| {
-                    let mut hits = 0u64;
-                    for &k in keys {
-                        if cache.get(&k).is_some() {
-                            hits += 1;
-                        } else {
-                            cache.insert(k, k);
-                        }
-                    }
-                    hits
-                })
-            })
+            b.iter(|| native_run(first, second, CacheConfig::new(capacity as u64)))
         });
         g.bench_function(id("perfopt_native_ttl"), |b| {
             b.iter(|| {
-                let config = CacheConfig::new(capacity as u64).with_default_ttl(TTL);
-                let cache =
-                    perfopt::cache::Cache::new(config).expect("a capacity above zero is valid");
-                on_two_threads(first, second, |keys| {
-                    let mut hits = 0u64;
-                    for &k in keys {
-                        if cache.get(&k).is_some() {
-                            hits += 1;
-                        } else {
-                            cache.insert(k, k);
-                        }
-                    }
-                    hits
-                })
+                native_run(
+                    first,
+                    second,
+                    CacheConfig::new(capacity as u64).with_default_ttl(TTL),
+                )
             })
         });
         g.finish();
     }
 }
 
-/// Runs `work` on two scoped threads, one per half of the trace; total hits.
-fn on_two_threads(first: &[u64], second: &[u64], work: impl Fn(&[u64]) -> u64 + Sync) -> u64 {
-    std::thread::scope(|s| {
-        let other = s.spawn(|| work(second));
-        let mine = work(first);
-        mine + other.join().expect("bench thread does not panic")
+fn native_run(first: &[u64], second: &[u64], config: CacheConfig) -> u64 {
+    let cache = perfopt::cache::Cache::new(config).expect("a capacity above zero is valid");
+    on_two_threads(first, second, |keys| {
+        replay(keys, |k| {
+            cache.get(&k).is_some() || {
+                cache.insert(k, k);
+                false
+            }
+        })
     })
 }
 
 fn lru_run(trace: &[u64], capacity: usize) -> u64 {
     let mut cache = lru::LruCache::new(NonZeroUsize::new(capacity).expect("capacity > 0"));
-    let mut hits = 0u64;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    black_box(replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.put(k, k);
+            false
         }
-    }
-    black_box(hits)
+    }))
 }
 
 fn quick_unsync_run(trace: &[u64], capacity: usize) -> u64 {
     let mut cache = quick_cache::unsync::Cache::new(capacity);
-    let mut hits = 0u64;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    black_box(replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.insert(k, k);
+            false
         }
-    }
-    black_box(hits)
+    }))
 }
 
 fn moka_run(trace: &[u64], capacity: usize) -> u64 {
     let cache = moka::sync::Cache::new(capacity as u64);
-    let mut hits = 0u64;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    black_box(replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.insert(k, k);
+            false
         }
-    }
-    black_box(hits)
+    }))
 }
 
 fn ours_run(trace: &[u64], config: CacheConfig) -> u64 {
     let mut cache = Cache::new(config).expect("a capacity above zero is valid");
-    let mut hits = 0u64;
-    for (i, &k) in trace.iter().enumerate() {
+    black_box(replay_indexed(trace, |i, k| {
         let now = Instant::from_nanos(i as u64 * 1_000);
-        if cache.get(now, &k).is_some() {
-            hits += 1;
-        } else {
+        cache.get(now, &k).is_some() || {
             cache.insert(now, k, k);
+            false
         }
-    }
-    black_box(hits)
+    }))
 }
 
 criterion_group! {

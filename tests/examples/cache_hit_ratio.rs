@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use perfopt_core::cache::{Cache, CacheConfig, UnitWeigher};
 use perfopt_tests::belady;
+use perfopt_tests::cache_replay::{replay, replay_indexed};
 use perfopt_tests::traces::{self, CAPACITIES, percent};
 
 fn main() {
@@ -63,41 +64,32 @@ fn main() {
 
 fn lru_hits(trace: &[u64], capacity: usize) -> u64 {
     let mut cache = lru::LruCache::new(NonZeroUsize::new(capacity).expect("capacity > 0"));
-    let mut hits = 0;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.put(k, k);
+            false
         }
-    }
-    hits
+    })
 }
 
 fn quick_unsync_hits(trace: &[u64], capacity: usize) -> u64 {
     let mut cache = quick_cache::unsync::Cache::new(capacity);
-    let mut hits = 0;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.insert(k, k);
+            false
         }
-    }
-    hits
+    })
 }
 
 fn quick_sync_hits(trace: &[u64], capacity: usize) -> u64 {
     let cache = quick_cache::sync::Cache::new(capacity);
-    let mut hits = 0;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.insert(k, k);
+            false
         }
-    }
-    hits
+    })
 }
 
 /// moka applies reads and writes to its policy in batches; running the pending tasks after
@@ -109,18 +101,16 @@ fn moka_hits(trace: &[u64], capacity: usize) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    let mut hits = 0;
-    for (i, &k) in trace.iter().enumerate() {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay_indexed(trace, |i, k| {
+        let hit = cache.get(&k).is_some();
+        if !hit {
             cache.insert(k, k);
         }
         if i % settle_every == 0 {
             cache.run_pending_tasks();
         }
-    }
-    hits
+        hit
+    })
 }
 
 /// perfopt's cache: `perfopt_core::cache::Cache` with `capacity` entries in all and the
@@ -133,15 +123,12 @@ fn ours_hits(trace: &[u64], capacity: usize) -> Option<u64> {
     let mut cache = Cache::with_weigher_and_hasher(config, UnitWeigher, hasher)
         .expect("a capacity above zero is valid");
     let now = perfopt_core::Instant::ZERO;
-    let mut hits = 0;
-    for &k in trace {
-        if cache.get(now, &k).is_some() {
-            hits += 1;
-        } else {
+    Some(replay(trace, |k| {
+        cache.get(now, &k).is_some() || {
             cache.insert(now, k, k);
+            false
         }
-    }
-    Some(hits)
+    }))
 }
 
 /// perfopt's thread-safe cache (`perfopt::cache::Cache`, sharded as it chooses by default;
@@ -151,13 +138,10 @@ fn ours_hits(trace: &[u64], capacity: usize) -> Option<u64> {
 fn native_hits(trace: &[u64], capacity: usize) -> u64 {
     let cache = perfopt::cache::Cache::new(CacheConfig::new(capacity as u64))
         .expect("a capacity above zero is valid");
-    let mut hits = 0;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.insert(k, k);
+            false
         }
-    }
-    hits
+    })
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant as Clock};
 
 use perfopt_core::Instant;
 use perfopt_core::cache::{Cache, CacheConfig};
+use perfopt_tests::cache_replay::{on_two_threads, replay, replay_indexed};
 use perfopt_tests::traces::{self, CAPACITIES, KEYS};
 
 /// Requests replayed per round (as `REQUESTS` in `benches/cache.rs`).
@@ -79,55 +80,43 @@ fn main() {
 
 fn lru_run(trace: &[u64], capacity: usize) -> u64 {
     let mut cache = lru::LruCache::new(NonZeroUsize::new(capacity).expect("capacity > 0"));
-    let mut hits = 0u64;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.put(k, k);
+            false
         }
-    }
-    hits
+    })
 }
 
 fn quick_unsync(trace: &[u64], capacity: usize) -> u64 {
     let mut cache = quick_cache::unsync::Cache::new(capacity);
-    let mut hits = 0u64;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.insert(k, k);
+            false
         }
-    }
-    hits
+    })
 }
 
 fn moka_run(trace: &[u64], capacity: usize) -> u64 {
     let cache = moka::sync::Cache::new(capacity as u64);
-    let mut hits = 0u64;
-    for &k in trace {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
+    replay(trace, |k| {
+        cache.get(&k).is_some() || {
             cache.insert(k, k);
+            false
         }
-    }
-    hits
+    })
 }
 
 fn ours(trace: &[u64], config: CacheConfig) -> u64 {
     let mut cache = Cache::new(config).expect("a capacity above zero is valid");
-    let mut hits = 0u64;
-    for (i, &k) in trace.iter().enumerate() {
+    replay_indexed(trace, |i, k| {
         let now = Instant::from_nanos(i as u64 * 1_000);
-        if cache.get(now, &k).is_some() {
-            hits += 1;
-        } else {
+        cache.get(now, &k).is_some() || {
             cache.insert(now, k, k);
+            false
         }
-    }
-    hits
+    })
 }
 
 fn ours_ttl(trace: &[u64], capacity: usize) -> u64 {
@@ -142,57 +131,44 @@ fn ours_no_ttl(trace: &[u64], capacity: usize) -> u64 {
 }
 
 /// Runs `work` on two scoped threads, one per half of the trace; total hits.
-fn on_two_threads(trace: &[u64], work: impl Fn(&[u64]) -> u64 + Sync) -> u64 {
+fn on_halves(trace: &[u64], work: impl Fn(&[u64]) -> u64 + Sync) -> u64 {
     let (first, second) = trace.split_at(trace.len() / 2);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| work(second));
-        let mine = work(first);
-        mine + other.join().expect("bench thread does not panic")
-    })
+    on_two_threads(first, second, work)
 }
 
 fn quick_sync2(trace: &[u64], capacity: usize) -> u64 {
     let cache = quick_cache::sync::Cache::new(capacity);
-    on_two_threads(trace, |keys| {
-        let mut hits = 0u64;
-        for &k in keys {
-            if cache.get(&k).is_some() {
-                hits += 1;
-            } else {
+    on_halves(trace, |keys| {
+        replay(keys, |k| {
+            cache.get(&k).is_some() || {
                 cache.insert(k, k);
+                false
             }
-        }
-        hits
+        })
     })
 }
 
 fn moka2(trace: &[u64], capacity: usize) -> u64 {
     let cache = moka::sync::Cache::new(capacity as u64);
-    on_two_threads(trace, |keys| {
-        let mut hits = 0u64;
-        for &k in keys {
-            if cache.get(&k).is_some() {
-                hits += 1;
-            } else {
+    on_halves(trace, |keys| {
+        replay(keys, |k| {
+            cache.get(&k).is_some() || {
                 cache.insert(k, k);
+                false
             }
-        }
-        hits
+        })
     })
 }
 
 fn native(trace: &[u64], config: CacheConfig) -> u64 {
     let cache = perfopt::cache::Cache::new(config).expect("a capacity above zero is valid");
-    on_two_threads(trace, |keys| {
-        let mut hits = 0u64;
-        for &k in keys {
-            if cache.get(&k).is_some() {
-                hits += 1;
-            } else {
+    on_halves(trace, |keys| {
+        replay(keys, |k| {
+            cache.get(&k).is_some() || {
                 cache.insert(k, k);
+                false
             }
-        }
-        hits
+        })
     })
 }
 

@@ -5,6 +5,7 @@
 //! Every server binds 127.0.0.1; every wait is bounded in time.
 
 pub mod belady;
+pub mod cache_replay;
 pub mod sim;
 pub mod traces;
 pub mod webdriver;
