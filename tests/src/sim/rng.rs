@@ -1,27 +1,26 @@
 //! A small seeded generator for the simulation (the harness library has no `rand`).
 
-/// SplitMix64: fast, seedable, statistically fine for simulation inputs.
+use crate::traces::SplitMix64;
+
+/// The simulation's generator: the traces' SplitMix64 (one implementation in this crate)
+/// plus the distributions the simulation draws from.
 #[derive(Clone, Debug)]
-pub struct SimRng(u64);
+pub struct SimRng(SplitMix64);
 
 impl SimRng {
     /// A generator with `seed`; equal seeds give equal sequences.
     pub fn new(seed: u64) -> SimRng {
-        SimRng(seed)
+        SimRng(SplitMix64::new(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_f64()
     }
 
     /// Exponentially distributed with the given mean.
