@@ -7,12 +7,14 @@
 # Any arguments replace the default command line, e.g.
 #   bash scripts/run.sh demo --cache-size 100        (see the cache advice appear)
 #   bash scripts/run.sh monitor -- ./my-server       (watch any program)
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+PERFOPT_SCRIPT=scripts/run.sh
 . scripts/ensure-tools.sh
 ensure_wasm_target
-log "building perfopt (release; the first build takes a few minutes)"
+step "building perfopt (release; the first build takes a few minutes)"
 cargo build --release -p perfopt --quiet
 bin=target/release/perfopt
+step "running perfopt ${*:-demo}"
 if [ $# -gt 0 ]; then exec "$bin" "$@"; fi
 exec "$bin" demo --serve "127.0.0.1:${PORT:-8080}"
