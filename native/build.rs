@@ -17,6 +17,11 @@ const PROFILE: &str = "wasm-release";
 const PAGE_FILES: &[&str] = &["index.html", "app.js", "style.css"];
 
 fn main() {
+    // Without the `viewer` feature there is nothing to build: no wasm target, no nested cargo.
+    if env::var_os("CARGO_FEATURE_VIEWER").is_none() {
+        println!("cargo::rerun-if-changed=build.rs");
+        return;
+    }
     if let Err(msg) = run() {
         // One clear line, no backtrace.
         println!("cargo::error={msg}");
@@ -42,10 +47,7 @@ fn run() -> Result<(), String> {
 
     check_wasm_target()?;
 
-    let target_dir = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("wasm-build");
+    let target_dir = outer_target_dir(&out_dir).join("wasm-build");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
@@ -77,9 +79,33 @@ fn run() -> Result<(), String> {
         .join("perfopt_web.wasm");
     let viewer = out_dir.join("viewer");
     fs::create_dir_all(&viewer).map_err(|e| format!("{}: {e}", viewer.display()))?;
+    bindgen(&wasm, &viewer)?;
+
+    for file in PAGE_FILES {
+        let from = root.join("web/www").join(file);
+        fs::copy(&from, viewer.join(file)).map_err(|e| format!("{}: {e}", from.display()))?;
+    }
+    Ok(())
+}
+
+/// The target directory of the build that runs this script (found from `OUT_DIR`, which lies
+/// inside it), so the nested build never writes into perfopt's own folder when perfopt is a
+/// dependency of another workspace. Cargo marks a target directory with `CACHEDIR.TAG`.
+fn outer_target_dir(out_dir: &Path) -> PathBuf {
+    if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    out_dir
+        .ancestors()
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .map_or_else(|| out_dir.to_path_buf(), Path::to_path_buf)
+}
+
+#[cfg(feature = "viewer")]
+fn bindgen(wasm: &Path, viewer: &Path) -> Result<(), String> {
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
     bindgen
-        .input_path(&wasm)
+        .input_path(wasm)
         .out_name("perfopt_web")
         .web(true)
         .map_err(|e| format!("wasm-bindgen: {e}"))?
@@ -87,14 +113,13 @@ fn run() -> Result<(), String> {
         // the page's `init()` fails with "Argument 0 must be a buffer source".
         .omit_default_module_path(false)
         .typescript(false)
-        .generate(&viewer)
-        .map_err(|e| format!("wasm-bindgen on {}: {e}", wasm.display()))?;
+        .generate(viewer)
+        .map_err(|e| format!("wasm-bindgen on {}: {e}", wasm.display()))
+}
 
-    for file in PAGE_FILES {
-        let from = root.join("web/www").join(file);
-        fs::copy(&from, viewer.join(file)).map_err(|e| format!("{}: {e}", from.display()))?;
-    }
-    Ok(())
+#[cfg(not(feature = "viewer"))]
+fn bindgen(_wasm: &Path, _viewer: &Path) -> Result<(), String> {
+    unreachable!("run() is only called with the viewer feature")
 }
 
 /// Fails with the command to run when the wasm standard library is not installed.

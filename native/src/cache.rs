@@ -39,13 +39,58 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use perfopt_core::Instant;
-use perfopt_core::cache::{
-    Cache as CoreCache, CacheConfig, CacheError, CacheEvent, CacheStats, DefaultHasher,
-    UnitWeigher, Weigher,
+use perfopt_core::cache::{Cache as CoreCache, DefaultHasher};
+/// The core types a cache user needs, so one crate is enough: `perfopt::cache::CacheConfig`.
+pub use perfopt_core::cache::{
+    CacheConfig, CacheError, CacheEvent, CacheStats, Tier, TierStats, UnitWeigher, Weigher,
 };
 use tokio::sync::watch;
 
 use crate::clock;
+
+/// The error of a failed [`Cache::get_or_load`]: the loader's error, shared (one `Arc`) by
+/// every caller that waited for the same load.
+///
+/// It displays as "the cache loader failed" and gives the loader's error as its
+/// [`source`](std::error::Error::source), so error reports (`anyhow`'s `{:#}`, for one) show
+/// both without repeating either. [`get_ref`](LoadError::get_ref) reaches the loader's error.
+pub struct LoadError<E>(Arc<E>);
+
+impl<E> LoadError<E> {
+    /// The loader's error.
+    pub fn get_ref(&self) -> &E {
+        &self.0
+    }
+
+    /// The shared loader's error, as every waiting caller received it.
+    pub fn into_shared(self) -> Arc<E> {
+        self.0
+    }
+}
+
+impl<E> Clone for LoadError<E> {
+    fn clone(&self) -> Self {
+        LoadError(Arc::clone(&self.0))
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for LoadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LoadError").field(&self.0).finish()
+    }
+}
+
+impl<E> fmt::Display for LoadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the cache loader failed")
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for LoadError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
 
 /// Fewest weight units a shard is given when the shard count is chosen automatically.
 const MIN_SHARD_CAPACITY: u64 = 256;
@@ -250,9 +295,61 @@ where
     /// ask at the same time (single flight; see the [module documentation](self)).
     ///
     /// # Errors
-    /// The loader's error, shared by every caller that waited for that load; it is not
-    /// cached.
-    pub async fn get_or_load<F, Fut, E>(&self, key: K, loader: F) -> Result<V, Arc<E>>
+    /// A [`LoadError`] holding the loader's error, shared by every caller that waited for
+    /// that load; it is not cached. `LoadError<E>` implements [`std::error::Error`] when `E`
+    /// does (the loader's error is its [`source`](std::error::Error::source)), so `?` works
+    /// in functions returning `anyhow::Result`, `Box<dyn Error + Send + Sync>`, or your own
+    /// error enum with a `From<LoadError<E>>`:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use perfopt::cache::{Cache, LoadError};
+    /// use perfopt_core::cache::CacheConfig;
+    ///
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     Db(LoadError<std::io::Error>),
+    /// }
+    /// impl From<LoadError<std::io::Error>> for AppError {
+    ///     fn from(e: LoadError<std::io::Error>) -> Self {
+    ///         AppError::Db(e)
+    ///     }
+    /// }
+    ///
+    /// async fn name(cache: &Cache<u64, String>, id: u64) -> Result<String, AppError> {
+    ///     let v = cache
+    ///         .get_or_load(id, || async move {
+    ///             if id == 0 {
+    ///                 Err(std::io::Error::other("no user 0"))
+    ///             } else {
+    ///                 Ok(format!("user {id}"))
+    ///             }
+    ///         })
+    ///         .await?;
+    ///     Ok(v)
+    /// }
+    ///
+    /// async fn boxed(cache: &Cache<u64, String>) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    ///     Ok(cache.get_or_load(1, || async { Ok::<_, std::io::Error>("one".into()) }).await?)
+    /// }
+    ///
+    /// let cache = Cache::new(CacheConfig::new(100)).unwrap();
+    /// assert_eq!(name(&cache, 7).await.unwrap(), "user 7");
+    /// let AppError::Db(e) = name(&cache, 0).await.unwrap_err();
+    /// assert_eq!(e.get_ref().to_string(), "no user 0");
+    /// assert_eq!(boxed(&cache).await.unwrap(), "one");
+    /// # }
+    /// ```
+    pub async fn get_or_load<F, Fut, E>(&self, key: K, loader: F) -> Result<V, LoadError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+        E: Send + Sync + 'static,
+    {
+        self.load_shared(key, loader).await.map_err(LoadError)
+    }
+
+    async fn load_shared<F, Fut, E>(&self, key: K, loader: F) -> Result<V, Arc<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,

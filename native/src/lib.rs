@@ -30,8 +30,11 @@
 pub mod alloc_count;
 pub mod cache;
 pub mod clock;
+#[cfg(feature = "cli")]
 pub mod demo;
+#[cfg(feature = "viewer")]
 pub mod html_report;
+#[cfg(feature = "server")]
 pub mod http;
 pub mod limiter;
 pub mod monitor;
@@ -45,3 +48,8 @@ pub mod viewer;
 pub mod workload;
 
 pub use perfopt_core as core_api;
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -11,6 +11,7 @@ pub struct Asset {
     pub bytes: &'static [u8],
 }
 
+#[cfg(feature = "viewer")]
 macro_rules! asset {
     ($path:literal, $file:literal, $ct:literal) => {
         Asset {
@@ -21,7 +22,16 @@ macro_rules! asset {
     };
 }
 
+/// Whether this build embeds the viewer (feature `viewer`); without it [`ASSETS`] is empty
+/// and the server answers `/` with 404.
+pub const BUILT_IN: bool = cfg!(feature = "viewer");
+
+/// Every file of the viewer (none without the feature `viewer`).
+#[cfg(not(feature = "viewer"))]
+pub const ASSETS: &[Asset] = &[];
+
 /// Every file of the viewer.
+#[cfg(feature = "viewer")]
 pub const ASSETS: &[Asset] = &[
     asset!("/", "index.html", "text/html; charset=utf-8"),
     asset!("/app.js", "app.js", "text/javascript; charset=utf-8"),

@@ -80,9 +80,14 @@ async fn an_error_reaches_every_waiter_and_is_not_cached() {
         errors.push(t.await.expect("task ran").expect_err("the load failed"));
     }
     assert_eq!(loads.load(Ordering::SeqCst), 1);
-    assert!(errors.iter().all(|e| **e == LoadError("backend down")));
+    assert!(
+        errors
+            .iter()
+            .all(|e| *e.get_ref() == LoadError("backend down"))
+    );
     // One shared error value.
-    assert!(errors.iter().all(|e| Arc::ptr_eq(e, &errors[0])));
+    let shared: Vec<Arc<LoadError>> = errors.into_iter().map(|e| e.into_shared()).collect();
+    assert!(shared.iter().all(|e| Arc::ptr_eq(e, &shared[0])));
     assert_eq!(cache.get("bad"), None, "an error must not be cached");
     // A later call loads again.
     let v = cache

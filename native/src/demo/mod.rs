@@ -262,13 +262,13 @@ impl Backend {
         self.profiler
             .instrument("cache.get_or_load", self.cache.get_or_load(id, load))
             .await
-            .map_err(|e: Arc<String>| ProtocolError {
-                code: if e.starts_with("no user") {
+            .map_err(|e: crate::cache::LoadError<String>| ProtocolError {
+                code: if e.get_ref().starts_with("no user") {
                     "bad-user"
                 } else {
                     "unavailable"
                 },
-                message: e.to_string(),
+                message: e.get_ref().clone(),
             })
     }
 }

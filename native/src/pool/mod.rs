@@ -43,7 +43,9 @@ mod config;
 pub(crate) mod driver;
 mod guard;
 mod object;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "tcp")]
 mod tcp;
 
 use std::fmt;
@@ -60,7 +62,13 @@ pub use config::{CreateError, Error, PoolConfig};
 pub use guard::Pooled;
 pub use object::ObjectManager;
 pub use perfopt_core::pool::{Backoff, CloseCause, CreateFailure, Health, PoolStats};
+/// The rusqlite crate `SqliteManager` hands out connections of (feature `sqlite`), so a
+/// service uses the same version perfopt links.
+#[cfg(feature = "sqlite")]
+pub use rusqlite;
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteConnection, SqliteError, SqliteManager};
+#[cfg(feature = "tcp")]
 pub use tcp::TcpManager;
 
 use crate::clock;
