@@ -31,6 +31,17 @@ step "native tests (unit, property, doctests, end-to-end incl. headless Chromium
 cargo test --workspace
 step "profiler with the counting allocator (feature alloc-count)"
 cargo test -p perfopt --features alloc-count --lib profile
+step "a consumer crate: perfopt without default features beside another rusqlite"
+# Outside the workspace (tests/consumer has its own manifest and lock file).
+cargo run --quiet --manifest-path tests/consumer/Cargo.toml --target-dir target/consumer
+step "perfopt without default features brings no clap, axum, sqlite or wasm tooling"
+consumer_tree=$(cargo tree --manifest-path tests/consumer/Cargo.toml -p perfopt -e normal,build --prefix none)
+for crate in clap axum libsqlite3-sys wasm-bindgen-cli-support; do
+  if printf '%s\n' "$consumer_tree" | grep -q "^$crate "; then
+    echo "perfopt with default-features = false depends on $crate (see cargo tree -p perfopt in tests/consumer)" >&2
+    exit 1
+  fi
+done
 step "wasm tests of perfopt-web in headless Chromium"
 cargo test -p perfopt-web --target wasm32-unknown-unknown --tests
 log "all tests passed"

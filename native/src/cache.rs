@@ -493,6 +493,9 @@ where
     }
 }
 
+/// Fewest lookups a [`CacheSource`] hit-rate sample stands for (fewer are carried over).
+pub const MIN_LOOKUPS_PER_SAMPLE: u64 = 50;
+
 /// A [`Cache`] as a monitor component: its statistics go into the report's
 /// `components.<name>` (and so into `/metrics`), and each sample gets the hit rate of the
 /// last interval as [`perfopt_core::report::metrics::CACHE_HIT_RATE`], which the `cache_hit_rate` rule watches.
@@ -538,15 +541,19 @@ where
         serde_json::to_value(self.cache.stats()).unwrap_or_default()
     }
 
+    /// The hit rate of the lookups since the last sample that had any — weighted by
+    /// lookups: an interval with fewer than [`MIN_LOOKUPS_PER_SAMPLE`] lookups gives no
+    /// sample and its lookups count in the next one, so two cold misses at start-up cannot
+    /// make a 0 % sample that weighs as much as a busy interval.
     fn sample(&self) -> Vec<(&'static str, f64)> {
         let s = self.cache.stats();
         let (hits, misses) = (s.hits(), s.misses());
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         let (dh, dm) = (hits.saturating_sub(last.0), misses.saturating_sub(last.1));
-        *last = (hits, misses);
-        if dh + dm == 0 {
+        if dh + dm < MIN_LOOKUPS_PER_SAMPLE {
             return Vec::new();
         }
+        *last = (hits, misses);
         vec![(
             perfopt_core::report::metrics::CACHE_HIT_RATE,
             dh as f64 * 100.0 / (dh + dm) as f64,
@@ -595,5 +602,41 @@ impl<K: Hash + Eq, V, E> Drop for LeadGuard<'_, K, V, E> {
         // Unfinished: the flight leaves the map, and with the last `Arc` its sender, so
         // every waiter's `changed()` fails and it retries.
         self.unregister();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::ComponentSource;
+
+    #[test]
+    fn hit_rate_samples_are_weighted_by_lookups() {
+        let cache: Arc<Cache<u64, u64>> = Arc::new(Cache::new(CacheConfig::new(100)).unwrap());
+        let source = CacheSource::new("cache", Arc::clone(&cache));
+        // No lookups: no sample.
+        assert!(source.sample().is_empty());
+        // Two cold misses: too few to be a sample of their own.
+        assert_eq!(cache.get(&1), None);
+        assert_eq!(cache.get(&2), None);
+        assert!(source.sample().is_empty());
+        // Then 98 hits: one sample over all 100 lookups, not 0 % then 100 %.
+        cache.insert(1, 1);
+        for _ in 0..98 {
+            assert_eq!(cache.get(&1), Some(1));
+        }
+        assert_eq!(
+            source.sample(),
+            vec![(perfopt_core::report::metrics::CACHE_HIT_RATE, 98.0)]
+        );
+        // The next interval starts afresh.
+        assert!(source.sample().is_empty());
+        for _ in 0..MIN_LOOKUPS_PER_SAMPLE {
+            assert_eq!(cache.get(&7), None);
+        }
+        assert_eq!(
+            source.sample(),
+            vec![(perfopt_core::report::metrics::CACHE_HIT_RATE, 0.0)]
+        );
     }
 }
