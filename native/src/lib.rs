@@ -31,6 +31,7 @@ pub mod alloc_count;
 pub mod cache;
 pub mod clock;
 pub mod demo;
+mod driver;
 pub mod html_report;
 pub mod http;
 pub mod limiter;
