@@ -26,6 +26,7 @@ pub mod report;
 pub mod rules;
 pub mod stats;
 mod time;
+pub mod wait;
 
 pub use time::Instant;
 

@@ -120,7 +120,7 @@ impl Model {
     fn check(&self, l: &Limiter) {
         l.validate();
         assert_eq!(l.in_flight(), self.held.len(), "permits not conserved");
-        assert_eq!(l.queued(), self.queue.len(), "waiters not conserved");
+        assert_eq!(l.waiting(), self.queue.len(), "waiters not conserved");
         assert!(self.queue.len() <= self.max_queue);
         if !self.queue.is_empty() {
             assert!(
@@ -132,8 +132,8 @@ impl Model {
 }
 
 fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>) -> LimiterStats {
-    let mut config = LimiterConfig::with_algorithm(algorithm);
-    config.max_queue = max_queue;
+    let mut config = LimiterConfig::new(algorithm);
+    config.max_waiters = max_queue;
     let mut l = Limiter::new(config).expect("valid config");
     let mut m = Model {
         now: Instant::ZERO,
@@ -154,7 +154,7 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
                 let free = m.queue.is_empty() && m.held.len() < l.limit() as usize;
                 let got = if matches!(op, Op::TryAcquire) {
                     l.try_acquire(now)
-                        .map_or(Acquire::Rejected(Rejection::NoPermit), Acquire::Admitted)
+                        .map_or(Acquire::Rejected(Rejection::WouldWait), Acquire::Admitted)
                 } else {
                     l.acquire(now, deadline)
                 };
@@ -168,7 +168,7 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
                         assert!(!free && deadline > now && m.queue.len() < max_queue);
                         m.queue.push((w, deadline));
                     }
-                    Acquire::Rejected(Rejection::NoPermit) => assert!(!free && deadline <= now),
+                    Acquire::Rejected(Rejection::WouldWait) => assert!(!free && deadline <= now),
                     Acquire::Rejected(Rejection::QueueFull) => {
                         assert!(!free && deadline > now && m.queue.len() >= max_queue)
                     }
@@ -238,7 +238,7 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
         assert!(m.queue.is_empty());
     }
     m.check(&l);
-    assert_eq!((l.in_flight(), l.queued()), (0, 0), "leaked permits");
+    assert_eq!((l.in_flight(), l.waiting()), (0, 0), "leaked permits");
     assert!(matches!(
         l.acquire(m.now, Instant::MAX),
         Acquire::Admitted(_)

@@ -229,7 +229,7 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
                         assert!(deadline > now && m.queue.len() < m.max_waiters);
                         m.queue.push((w, deadline));
                     }
-                    Get::Rejected(Rejection::NoSlot) => assert!(deadline <= now),
+                    Get::Rejected(Rejection::WouldWait) => assert!(deadline <= now),
                     Get::Rejected(Rejection::QueueFull) => {
                         assert!(deadline > now && m.queue.len() >= m.max_waiters)
                     }
@@ -262,7 +262,7 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
             }
             Op::DropGrant(i) if !m.undelivered.is_empty() => {
                 let (w, s, _) = m.undelivered.remove(i % m.undelivered.len());
-                assert_eq!(p.cancel(now, w), Ok(Cancelled::Returned(s)));
+                assert_eq!(p.cancel(now, w), Ok(Cancelled::Released(s)));
                 m.returned.push(s);
             }
             Op::Deliver(i) if !m.undelivered.is_empty() => {
@@ -323,7 +323,7 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
         assert_eq!(p.cancel(m.now, w), Ok(Cancelled::Dequeued));
     }
     for (w, s, _) in std::mem::take(&mut m.undelivered) {
-        assert_eq!(p.cancel(m.now, w), Ok(Cancelled::Returned(s)));
+        assert_eq!(p.cancel(m.now, w), Ok(Cancelled::Released(s)));
     }
     for (s, _) in std::mem::take(&mut m.held) {
         p.release(m.now, s, Health::Healthy).expect("held");

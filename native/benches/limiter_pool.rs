@@ -192,17 +192,16 @@ const POOL_SIZE: usize = 8;
 fn limiter(c: &mut Criterion) {
     let one = single_thread();
     let two = two_workers();
-    let fixed =
-        || Limiter::new(LimiterConfig::with_algorithm(Algorithm::Fixed(PERMITS))).expect("valid");
+    let fixed = || Limiter::new(LimiterConfig::new(Algorithm::Fixed(PERMITS))).expect("valid");
     let sem = Arc::new(Sem(Semaphore::new(PERMITS as usize)));
     let timed = Arc::new(SemTimed(Semaphore::new(PERMITS as usize)));
     let lim = Arc::new(Lim(fixed()));
     let run = Arc::new(LimRun(fixed()));
     let mut gradient = GradientConfig::default();
     gradient.initial_limit = PERMITS;
-    let gradient = Arc::new(Lim(Limiter::new(LimiterConfig::with_algorithm(
-        Algorithm::Gradient(gradient),
-    ))
+    let gradient = Arc::new(Lim(Limiter::new(LimiterConfig::new(Algorithm::Gradient(
+        gradient,
+    )))
     .expect("valid")));
 
     let mut group = c.benchmark_group("limiter_acquire_release");
@@ -234,9 +233,8 @@ fn pool(c: &mut Criterion) {
     let one = single_thread();
     let two = two_workers();
     let ours = |rt: &Runtime| {
-        let pool = rt.block_on(async {
-            Pool::new(Trivial, PoolConfig::with_max_size(POOL_SIZE)).expect("valid")
-        });
+        let pool =
+            rt.block_on(async { Pool::new(Trivial, PoolConfig::new(POOL_SIZE)).expect("valid") });
         Arc::new(Ours(pool))
     };
     let deadpool = || {
@@ -285,7 +283,7 @@ fn breakdown(c: &mut Criterion) {
     group.bench_function("mutex_lock_unlock", |b| {
         b.iter(|| *mutex.lock().expect("lock") += 1);
     });
-    let config = core_limiter::LimiterConfig::with_algorithm(Algorithm::Fixed(PERMITS));
+    let config = core_limiter::LimiterConfig::new(Algorithm::Fixed(PERMITS));
     let mut limiter = core_limiter::Limiter::new(config).expect("valid");
     let mut t = 0u64;
     group.bench_function("core_limiter_acquire_release", |b| {

@@ -32,6 +32,7 @@ pub mod cache;
 pub mod clock;
 #[cfg(feature = "cli")]
 pub mod demo;
+mod driver;
 #[cfg(feature = "viewer")]
 pub mod html_report;
 #[cfg(feature = "server")]

@@ -7,10 +7,14 @@
 //! core statistics for the report's `components.limiter`.
 //!
 //! This module holds no policy: every decision (admit, queue, reject, grant, time out, the
-//! limit itself) is core's. The driver is a `Mutex` around the core machine, a waker per
-//! queued caller, and one timer task that calls `handle_timeout` when `poll_timeout` comes
-//! due. It does not retry, shed by priority or time the work out unless asked
-//! ([`Limiter::run_timeout`]).
+//! limit itself) is core's. The host is a `Mutex` around the core machine driven through
+//! [`crate::driver`] (the queued caller's future, the timer task). It does not retry, shed
+//! by priority or time the work out unless asked ([`Limiter::run_timeout`]).
+//!
+//! # Clock reads
+//! A permit under a fixed limit reads no clock unless it has to wait; under an adaptive
+//! algorithm (which needs each permit's latency) it reads [`clock::fast_now`] at admission
+//! and at release.
 //!
 //! # Cancellation
 //! Dropping any future of this module at any point never leaks a permit: a queued caller
@@ -24,8 +28,7 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use perfopt::limiter::{Algorithm, Limiter, LimiterConfig};
 //!
-//! let limiter = Limiter::new(LimiterConfig::with_algorithm(Algorithm::Fixed(2)))
-//!     .expect("valid settings");
+//! let limiter = Limiter::new(LimiterConfig::new(Algorithm::Fixed(2))).expect("valid settings");
 //! let answer = limiter.run(async { 6 * 7 }).await.expect("admitted");
 //! assert_eq!(answer, 42);
 //! let all = limiter.run_all((0..5).map(|i| async move { i * 2 })).await;
@@ -35,67 +38,39 @@
 //! ```
 
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use perfopt_core::Instant;
-use perfopt_core::limiter::{self as core, Acquire, LimiterEvent, PermitId, Rejection, WaiterId};
+use perfopt_core::limiter::{self as core, Acquire, LimiterEvent, PermitId};
+use perfopt_core::wait::{Rejection, WaiterId};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 pub use perfopt_core::limiter::{
-    AimdConfig, Algorithm, AlgorithmKind, GradientConfig, LimiterStats, Outcome,
+    AimdConfig, Algorithm, AlgorithmKind, GradientConfig, LimiterConfig, LimiterStats, Outcome,
 };
 
 use crate::clock;
-use crate::pool::driver::{IdMap, Timed, Timer, WakeList, arm, lock};
+use crate::driver::{self, Host, IdMap, Timed, Timer, Wait, WakeList, arm, lock};
 
-/// Settings of a [`Limiter`].
+/// Why a permit was not acquired, or work run through the limiter did not finish.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub struct LimiterConfig {
-    /// The core settings: algorithm, queue bound, statistics windows.
-    pub limiter: core::LimiterConfig,
-    /// How long a caller waits in the queue for a permit before [`LimitError::TimedOut`];
-    /// `None`: as long as it takes (the queue is still bounded). Default 1 s.
-    pub max_wait: Option<Duration>,
-}
-
-impl Default for LimiterConfig {
-    fn default() -> Self {
-        LimiterConfig {
-            limiter: core::LimiterConfig::default(),
-            max_wait: Some(Duration::from_secs(1)),
-        }
-    }
-}
-
-impl LimiterConfig {
-    /// The default settings with `algorithm`.
-    pub fn with_algorithm(algorithm: Algorithm) -> LimiterConfig {
-        LimiterConfig {
-            limiter: core::LimiterConfig::with_algorithm(algorithm),
-            ..LimiterConfig::default()
-        }
-    }
-}
-
-/// Why a limiter could not be built or a unit of work did not run (or did not finish).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum LimitError {
+pub enum AcquireError {
     /// A setting is invalid; the core error names it.
     Config(core::LimiterError),
     /// The wait queue was full: the system is overloaded (backpressure). Nothing ran.
     QueueFull,
-    /// No permit was free and the call would not wait ([`Limiter::try_run`]). Nothing ran.
-    NoPermit,
-    /// The caller waited `waited` (the configured `max_wait`) without getting a permit.
-    /// Nothing ran.
+    /// No permit was free and the call would not wait ([`Limiter::try_acquire`],
+    /// [`Limiter::try_run`]). Nothing ran.
+    WouldWait,
+    /// The caller waited `waited` (its wait deadline) without getting a permit. Nothing
+    /// ran.
     TimedOut {
         /// How long it waited.
         waited: Duration,
@@ -110,28 +85,53 @@ pub enum LimitError {
     NoRuntime,
 }
 
-impl fmt::Display for LimitError {
+impl AcquireError {
+    /// Whether the limiter shed the call at once (queue full, or nothing free for a call
+    /// that would not wait): the caller may retry later.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, AcquireError::QueueFull | AcquireError::WouldWait)
+    }
+
+    /// Whether a deadline passed (waiting, or waiting and running).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            AcquireError::TimedOut { .. } | AcquireError::Elapsed { .. }
+        )
+    }
+}
+
+impl fmt::Display for AcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LimitError::Config(e) => write!(f, "invalid limiter setting: {e}"),
-            LimitError::QueueFull => f.write_str("rejected: the limiter's wait queue is full"),
-            LimitError::NoPermit => f.write_str("rejected: no permit is free"),
-            LimitError::TimedOut { waited } => {
+            AcquireError::Config(e) => write!(f, "invalid limiter setting: {e}"),
+            AcquireError::QueueFull => f.write_str("rejected: the limiter's wait queue is full"),
+            AcquireError::WouldWait => f.write_str("rejected: no permit is free"),
+            AcquireError::TimedOut { waited } => {
                 write!(f, "no permit within max_wait ({waited:?})")
             }
-            LimitError::Elapsed { timeout } => write!(f, "timed out after {timeout:?}"),
-            LimitError::NoRuntime => {
+            AcquireError::Elapsed { timeout } => write!(f, "timed out after {timeout:?}"),
+            AcquireError::NoRuntime => {
                 f.write_str("a limiter wait needs a tokio runtime with the time driver")
             }
         }
     }
 }
 
-impl std::error::Error for LimitError {
+impl std::error::Error for AcquireError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            LimitError::Config(e) => Some(e),
+            AcquireError::Config(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl From<Rejection> for AcquireError {
+    fn from(r: Rejection) -> AcquireError {
+        match r {
+            Rejection::QueueFull => AcquireError::QueueFull,
+            _ => AcquireError::WouldWait,
         }
     }
 }
@@ -147,26 +147,21 @@ pub struct Limiter {
 
 struct Shared {
     state: Mutex<State>,
-    max_wait: Option<Duration>,
-    max_queue: usize,
+    /// The algorithm needs each permit's admission and release time.
+    timed: bool,
+    max_waiters: usize,
     timer: Timer,
 }
 
 struct State {
     machine: core::Limiter,
-    /// One entry per queued caller, until its future has taken the outcome.
-    waiters: IdMap<Wait>,
+    /// One entry per queued caller, until its future has taken the outcome (`Some`: the
+    /// permit granted; `None`: timed out).
+    waiters: IdMap<Wait<Option<PermitId>>>,
     /// The deadline the timer task sleeps until.
     armed: Option<Instant>,
     /// The timer task, once a caller had to wait.
     timer_task: Option<JoinHandle<()>>,
-}
-
-/// A queued caller's side of the queue.
-enum Wait {
-    Waiting(Option<Waker>),
-    Granted(PermitId),
-    TimedOut,
 }
 
 impl fmt::Debug for Limiter {
@@ -175,7 +170,7 @@ impl fmt::Debug for Limiter {
         f.debug_struct("Limiter")
             .field("limit", &state.machine.limit())
             .field("in_flight", &state.machine.in_flight())
-            .field("queued", &state.machine.queued())
+            .field("waiting", &state.machine.waiting())
             .finish()
     }
 }
@@ -185,26 +180,21 @@ impl Limiter {
     /// first caller that has to wait.
     ///
     /// # Errors
-    /// [`LimitError::Config`] naming the first invalid setting (a zero limit, unordered
+    /// [`AcquireError::Config`] naming the first invalid setting (a zero limit, unordered
     /// limits, a ratio out of range, a zero `max_wait` or other zero duration or count).
-    pub fn new(config: LimiterConfig) -> Result<Limiter, LimitError> {
-        if config.max_wait.is_some_and(|d| d.is_zero()) {
-            return Err(LimitError::Config(core::LimiterError::ZeroDuration(
-                "max_wait",
-            )));
-        }
-        let max_queue = config.limiter.max_queue;
-        let machine = core::Limiter::new(config.limiter).map_err(LimitError::Config)?;
+    pub fn new(config: LimiterConfig) -> Result<Limiter, AcquireError> {
+        let max_waiters = config.max_waiters;
+        let machine = core::Limiter::new(config).map_err(AcquireError::Config)?;
         Ok(Limiter {
             shared: Arc::new(Shared {
+                timed: machine.is_timed(),
                 state: Mutex::new(State {
                     machine,
                     waiters: IdMap::default(),
                     armed: None,
                     timer_task: None,
                 }),
-                max_wait: config.max_wait,
-                max_queue,
+                max_waiters,
                 timer: Timer::new(),
             }),
         })
@@ -213,9 +203,9 @@ impl Limiter {
     /// A limiter with a fixed limit and the default queue and wait settings.
     ///
     /// # Errors
-    /// [`LimitError::Config`] if `limit` is zero.
-    pub fn fixed(limit: u32) -> Result<Limiter, LimitError> {
-        Limiter::new(LimiterConfig::with_algorithm(Algorithm::Fixed(limit)))
+    /// [`AcquireError::Config`] if `limit` is zero.
+    pub fn fixed(limit: u32) -> Result<Limiter, AcquireError> {
+        Limiter::new(LimiterConfig::new(Algorithm::Fixed(limit)))
     }
 
     /// Runs `fut` once a permit is free, waiting up to `max_wait` in the queue; the permit
@@ -224,8 +214,8 @@ impl Limiter {
     /// released as [`Outcome::Dropped`].
     ///
     /// # Errors
-    /// [`LimitError::QueueFull`] (rejected at once), [`LimitError::TimedOut`] (waited
-    /// `max_wait`), [`LimitError::NoRuntime`]. `fut` did not run in any of these cases.
+    /// [`AcquireError::QueueFull`] (rejected at once), [`AcquireError::TimedOut`] (waited
+    /// `max_wait`), [`AcquireError::NoRuntime`]. `fut` did not run in any of these cases.
     ///
     /// # Example
     /// ```
@@ -234,7 +224,7 @@ impl Limiter {
     /// assert_eq!(limiter.run(async { "done" }).await, Ok("done"));
     /// # }
     /// ```
-    pub async fn run<F: Future>(&self, fut: F) -> Result<F::Output, LimitError> {
+    pub async fn run<F: Future>(&self, fut: F) -> Result<F::Output, AcquireError> {
         let mut permit = self.acquire().await?;
         permit.outcome = Outcome::Dropped;
         let output = fut.await;
@@ -245,9 +235,9 @@ impl Limiter {
     /// Runs `fut` only if a permit is free now; never waits.
     ///
     /// # Errors
-    /// [`LimitError::NoPermit`] if no permit is free or others already wait; `fut` did not
-    /// run.
-    pub async fn try_run<F: Future>(&self, fut: F) -> Result<F::Output, LimitError> {
+    /// [`AcquireError::WouldWait`] if no permit is free or others already wait; `fut` did
+    /// not run.
+    pub async fn try_run<F: Future>(&self, fut: F) -> Result<F::Output, AcquireError> {
         let mut permit = self.try_acquire()?;
         permit.outcome = Outcome::Dropped;
         let output = fut.await;
@@ -259,20 +249,21 @@ impl Limiter {
     /// is dropped and its permit released as [`Outcome::Timeout`] (a congestion signal).
     ///
     /// # Errors
-    /// [`LimitError::Elapsed`] if the timeout passed (while waiting or running),
-    /// [`LimitError::Config`] for a zero `timeout`, and the errors of [`run`](Limiter::run).
+    /// [`AcquireError::Elapsed`] if the timeout passed (while waiting or running),
+    /// [`AcquireError::Config`] for a zero `timeout`, and the errors of
+    /// [`run`](Limiter::run).
     ///
     /// # Example
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::time::Duration;
-    /// use perfopt::limiter::{LimitError, Limiter};
+    /// use perfopt::limiter::{AcquireError, Limiter};
     ///
     /// let limiter = Limiter::fixed(1).unwrap();
     /// let slow = limiter.run_timeout(Duration::from_millis(10), async {
     ///     tokio::time::sleep(Duration::from_secs(5)).await;
     /// });
-    /// assert!(matches!(slow.await, Err(LimitError::Elapsed { .. })));
+    /// assert!(matches!(slow.await, Err(AcquireError::Elapsed { .. })));
     /// assert_eq!(limiter.in_flight(), 0);
     /// # }
     /// ```
@@ -280,18 +271,16 @@ impl Limiter {
         &self,
         timeout: Duration,
         fut: F,
-    ) -> Result<F::Output, LimitError> {
+    ) -> Result<F::Output, AcquireError> {
         if timeout.is_zero() {
-            return Err(LimitError::Config(core::LimiterError::ZeroDuration(
+            return Err(AcquireError::Config(core::LimiterError::ZeroDuration(
                 "timeout",
             )));
         }
-        let now = clock::now();
-        let overall = now.saturating_add(timeout);
-        let deadline = self.wait_deadline(now).min(overall);
-        let mut permit = match self.acquire_until(now, deadline).await {
-            Err(LimitError::TimedOut { .. }) if deadline == overall => {
-                return Err(LimitError::Elapsed { timeout });
+        let overall = clock::now().saturating_add(timeout);
+        let mut permit = match self.acquire_until(|d| d.min(overall)).await {
+            Err(AcquireError::TimedOut { .. }) if clock::now() >= overall => {
+                return Err(AcquireError::Elapsed { timeout });
             }
             other => other?,
         };
@@ -304,7 +293,7 @@ impl Limiter {
             }
             Err(_) => {
                 permit.release(Outcome::Timeout);
-                Err(LimitError::Elapsed { timeout })
+                Err(AcquireError::Elapsed { timeout })
             }
         }
     }
@@ -322,7 +311,7 @@ impl Limiter {
     /// assert_eq!(out, vec![Ok(1), Ok(4), Ok(9), Ok(16)]);
     /// # }
     /// ```
-    pub async fn run_all<I, F>(&self, futures: I) -> Vec<Result<F::Output, LimitError>>
+    pub async fn run_all<I, F>(&self, futures: I) -> Vec<Result<F::Output, AcquireError>>
     where
         I: IntoIterator<Item = F>,
         F: Future,
@@ -330,7 +319,7 @@ impl Limiter {
         let limit = usize::try_from(self.limit()).unwrap_or(usize::MAX);
         let window = limit
             .saturating_mul(2)
-            .min(limit.saturating_add(self.shared.max_queue))
+            .min(limit.saturating_add(self.shared.max_waiters))
             .max(1);
         futures_util::stream::iter(futures)
             .map(|fut| self.run(fut))
@@ -345,22 +334,64 @@ impl Limiter {
     ///
     /// # Errors
     /// As [`run`](Limiter::run).
-    pub async fn acquire(&self) -> Result<Permit<'_>, LimitError> {
-        let now = clock::now();
-        self.acquire_until(now, self.wait_deadline(now)).await
+    pub async fn acquire(&self) -> Result<Permit<'_>, AcquireError> {
+        self.acquire_until(|d| d).await
+    }
+
+    /// As [`acquire`](Limiter::acquire), waiting up to `timeout` instead of `max_wait`.
+    ///
+    /// # Errors
+    /// As [`run`](Limiter::run), and [`AcquireError::Config`] for a zero `timeout`.
+    pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Permit<'_>, AcquireError> {
+        if timeout.is_zero() {
+            return Err(AcquireError::Config(core::LimiterError::ZeroDuration(
+                "timeout",
+            )));
+        }
+        let at = clock::now().saturating_add(timeout);
+        self.acquire_until(|_| at).await
+    }
+
+    /// As [`acquire`](Limiter::acquire), with a permit that owns a handle to the limiter:
+    /// `'static + Send`, so it can move into `tokio::spawn`.
+    ///
+    /// # Errors
+    /// As [`run`](Limiter::run).
+    ///
+    /// # Example
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let limiter = perfopt::limiter::Limiter::fixed(1).unwrap();
+    /// let permit = limiter.acquire_owned().await.unwrap();
+    /// tokio::spawn(async move {
+    ///     // ... work while holding the permit ...
+    ///     drop(permit);
+    /// })
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(limiter.in_flight(), 0);
+    /// # }
+    /// ```
+    pub async fn acquire_owned(&self) -> Result<OwnedPermit, AcquireError> {
+        Ok(self.acquire().await?.into_owned())
     }
 
     /// A permit if one is free now and nobody waits; never waits.
     ///
     /// # Errors
-    /// [`LimitError::NoPermit`].
-    pub fn try_acquire(&self) -> Result<Permit<'_>, LimitError> {
-        let now = clock::now();
-        let mut state = lock(&self.shared.state);
-        match state.machine.acquire(now, Instant::ZERO) {
-            Acquire::Admitted(id) => Ok(Permit::new(&self.shared, id)),
-            Acquire::Rejected(Rejection::QueueFull) => Err(LimitError::QueueFull),
-            _ => Err(LimitError::NoPermit),
+    /// [`AcquireError::WouldWait`].
+    pub fn try_acquire(&self) -> Result<Permit<'_>, AcquireError> {
+        let shared = &self.shared;
+        let mut state = lock(&shared.state);
+        if !shared.timed
+            && let Some(id) = state.machine.admit_untimed()
+        {
+            return Ok(Permit::new(shared, id));
+        }
+        match state.machine.acquire(shared.now(), Instant::ZERO) {
+            Acquire::Admitted(id) => Ok(Permit::new(shared, id)),
+            Acquire::Rejected(r) => Err(r.into()),
+            _ => Err(AcquireError::WouldWait),
         }
     }
 
@@ -375,8 +406,8 @@ impl Limiter {
     }
 
     /// Callers waiting now.
-    pub fn queued(&self) -> usize {
-        lock(&self.shared.state).machine.queued()
+    pub fn waiting(&self) -> usize {
+        lock(&self.shared.state).machine.waiting()
     }
 
     /// The core statistics now (serializes as the report's `components.limiter`).
@@ -386,115 +417,124 @@ impl Limiter {
     }
 
     /// Checks the core machine's invariants and that the host tracks exactly the queued
-    /// callers; panics naming a broken one. Test support, not API.
+    /// callers; panics naming a broken one. Test support (the `validate` feature), not API.
+    #[cfg(any(test, feature = "validate"))]
     #[doc(hidden)]
     pub fn validate(&self) {
         let state = lock(&self.shared.state);
         state.machine.validate();
-        let waiting = state
-            .waiters
-            .values()
-            .filter(|w| matches!(w, Wait::Waiting(_)))
-            .count();
-        assert_eq!(waiting, state.machine.queued(), "host waiters != queued");
+        assert_eq!(
+            driver::waiting(&state.waiters),
+            state.machine.waiting(),
+            "host waiters != queued"
+        );
     }
 
-    fn wait_deadline(&self, now: Instant) -> Instant {
-        self.shared
-            .max_wait
-            .map_or(Instant::MAX, |d| now.saturating_add(d))
-    }
-
-    /// Acquires at `now`, waiting until `deadline` at the latest.
+    /// Acquires now, waiting until `deadline(max_wait from now)` at the latest.
     async fn acquire_until(
         &self,
-        now: Instant,
-        deadline: Instant,
-    ) -> Result<Permit<'_>, LimitError> {
-        let waiter = {
-            let mut state = lock(&self.shared.state);
+        deadline: impl FnOnce(Instant) -> Instant,
+    ) -> Result<Permit<'_>, AcquireError> {
+        let shared = &self.shared;
+        let (waiter, enqueued) = {
+            let mut state = lock(&shared.state);
+            // The fast path: a fixed limit with a free permit reads no clock.
+            if !shared.timed
+                && let Some(id) = state.machine.admit_untimed()
+            {
+                return Ok(Permit::new(shared, id));
+            }
+            let now = shared.now();
+            let deadline = deadline(state.machine.deadline(now));
             match state.machine.acquire(now, deadline) {
-                Acquire::Admitted(id) => return Ok(Permit::new(&self.shared, id)),
-                Acquire::Rejected(Rejection::QueueFull) => return Err(LimitError::QueueFull),
-                Acquire::Rejected(_) => return Err(LimitError::NoPermit),
+                Acquire::Admitted(id) => return Ok(Permit::new(shared, id)),
+                Acquire::Rejected(r) => return Err(r.into()),
                 Acquire::Queued(waiter) => {
-                    if let Err(e) = self.start_timer(&mut state) {
+                    if let Err(e) = shared.start_timer(&mut state) {
                         // Undo the queueing: nothing may wait without a timer.
                         let _ = state.machine.cancel(now, waiter);
-                        drop(state);
                         return Err(e);
                     }
                     state.waiters.insert(waiter.as_u64(), Wait::Waiting(None));
                     let next = state.machine.poll_timeout();
                     if arm(&mut state.armed, next) {
-                        self.shared.timer.wake();
+                        shared.timer.wake();
                     }
-                    waiter
+                    (waiter, now)
                 }
-                _ => return Err(LimitError::NoPermit),
+                _ => return Err(AcquireError::WouldWait),
             }
         };
-        let mut wait = Queued {
-            shared: &self.shared,
-            waiter,
-            enqueued: now,
-            done: false,
-        };
-        poll_fn(|cx| wait.poll(cx)).await
-    }
-
-    /// Starts the timer task unless it runs. It is started again if the runtime it ran on
-    /// has shut down (a limiter may outlive a runtime and serve the next one).
-    fn start_timer(&self, state: &mut State) -> Result<(), LimitError> {
-        if state.timer_task.as_ref().is_some_and(|t| !t.is_finished()) {
-            return Ok(());
+        match driver::wait(shared, waiter).await {
+            Some(Some(id)) => Ok(Permit::new(shared, id)),
+            _ => Err(AcquireError::TimedOut {
+                waited: clock::now().saturating_duration_since(enqueued),
+            }),
         }
-        let runtime = Handle::try_current().map_err(|_| LimitError::NoRuntime)?;
-        let task = self
-            .shared
-            .timer
-            .spawn(&runtime, Arc::downgrade(&self.shared));
-        state.timer_task = Some(task);
-        state.armed = None;
-        Ok(())
     }
 }
 
 impl Shared {
+    /// The time for a permit: the fast clock (the adaptive algorithms need it on every
+    /// permit), or the precise one for the slow paths of a fixed limit.
+    #[inline]
+    fn now(&self) -> Instant {
+        if self.timed {
+            clock::fast_now()
+        } else {
+            clock::now()
+        }
+    }
+
+    /// Starts the timer task unless it runs. It is started again if the runtime it ran on
+    /// has shut down (a limiter may outlive a runtime and serve the next one).
+    fn start_timer(self: &Arc<Self>, state: &mut State) -> Result<(), AcquireError> {
+        if state.timer_task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return Ok(());
+        }
+        let runtime = Handle::try_current().map_err(|_| AcquireError::NoRuntime)?;
+        let task = self.timer.spawn(&runtime, Arc::downgrade(self));
+        state.timer_task = Some(task);
+        state.armed = None;
+        Ok(())
+    }
+
     /// Delivers the machine's pending events to their waiters (wakers collected in `wake`).
     fn deliver(state: &mut State, now: Instant, wake: &mut WakeList) {
         while let Some(event) = state.machine.poll_event() {
-            match event {
-                LimiterEvent::Granted { waiter, permit } => {
-                    match state.waiters.get_mut(&waiter.as_u64()) {
-                        Some(entry @ Wait::Waiting(_)) => {
-                            if let Wait::Waiting(w) =
-                                std::mem::replace(entry, Wait::Granted(permit))
-                            {
-                                wake.push(w);
-                            }
-                        }
-                        // The caller is gone (cannot happen: a dropped caller cancels under
-                        // this lock); hand the permit back so it is not leaked.
-                        _ => {
-                            let _ = state.machine.cancel(now, waiter);
-                        }
-                    }
-                }
-                LimiterEvent::TimedOut { waiter } => {
-                    if let Some(entry) = state.waiters.get_mut(&waiter.as_u64())
-                        && let Wait::Waiting(w) = std::mem::replace(entry, Wait::TimedOut)
-                    {
-                        wake.push(w);
-                    }
-                }
-                _ => {}
+            let (waiter, outcome) = match event {
+                LimiterEvent::Granted { waiter, permit } => (waiter, Some(permit)),
+                LimiterEvent::TimedOut { waiter } => (waiter, None),
+                _ => continue,
+            };
+            // A grant to a caller that is gone (cannot happen: a dropped caller cancels
+            // under this lock) is handed back so the permit is not leaked.
+            if driver::deliver(&mut state.waiters, waiter, outcome, wake)
+                .is_err_and(|o| o.is_some())
+            {
+                let _ = state.machine.cancel(now, waiter);
             }
         }
     }
 
     fn release(&self, id: PermitId, outcome: Outcome) {
-        let now = clock::now();
+        if !self.timed {
+            let mut state = lock(&self.state);
+            // A fixed limit with nobody waiting: no clock, no events.
+            match state.machine.release_untimed(id, outcome) {
+                Ok(false) => {}
+                // A permit is released exactly once (the guard is consumed): cannot fail.
+                Ok(true) | Err(_) => return,
+            }
+            let now = clock::now();
+            let mut wake = WakeList::new();
+            let _ = state.machine.release(now, id, outcome);
+            Shared::deliver(&mut state, now, &mut wake);
+            drop(state);
+            wake.wake_all();
+            return;
+        }
+        let now = clock::fast_now();
         let mut wake = WakeList::new();
         {
             let mut state = lock(&self.state);
@@ -502,6 +542,44 @@ impl Shared {
             let _ = state.machine.release(now, id, outcome);
             Shared::deliver(&mut state, now, &mut wake);
         }
+        wake.wake_all();
+    }
+}
+
+impl Host for Shared {
+    type Outcome = Option<PermitId>;
+    type State = State;
+    type Effects = WakeList;
+
+    fn state(&self) -> &Mutex<State> {
+        &self.state
+    }
+
+    fn waiters(state: &mut State) -> &mut IdMap<Wait<Option<PermitId>>> {
+        &mut state.waiters
+    }
+
+    fn effects() -> WakeList {
+        WakeList::new()
+    }
+
+    fn abandon(
+        _: &Arc<Self>,
+        state: &mut State,
+        waiter: WaiterId,
+        outcome: Option<Option<PermitId>>,
+        wake: &mut WakeList,
+    ) {
+        // Still queued (leaves the queue) or granted but not delivered (the permit is
+        // released): either way the core's `cancel` settles it. A timeout needs nothing.
+        if matches!(outcome, None | Some(Some(_))) {
+            let now = clock::now();
+            let _ = state.machine.cancel(now, waiter);
+            Shared::deliver(state, now, wake);
+        }
+    }
+
+    fn apply(_: &Arc<Self>, wake: WakeList) {
         wake.wake_all();
     }
 }
@@ -525,68 +603,11 @@ impl Timed for Shared {
     }
 }
 
-/// A queued caller; dropping it before it finishes gives its place (or its undelivered
-/// permit) back.
-struct Queued<'a> {
-    shared: &'a Shared,
-    waiter: WaiterId,
-    enqueued: Instant,
-    done: bool,
-}
-
-impl<'a> Queued<'a> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Permit<'a>, LimitError>> {
-        let mut state = lock(&self.shared.state);
-        let key = self.waiter.as_u64();
-        match state.waiters.get_mut(&key) {
-            Some(Wait::Waiting(w)) => {
-                match w {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *w = Some(cx.waker().clone()),
-                }
-                return Poll::Pending;
-            }
-            Some(Wait::Granted(_)) | Some(Wait::TimedOut) | None => {}
-        }
-        self.done = true;
-        let result = match state.waiters.remove(&key) {
-            Some(Wait::Granted(id)) => Ok(Permit::new(self.shared, id)),
-            _ => Err(LimitError::TimedOut {
-                waited: clock::now().saturating_duration_since(self.enqueued),
-            }),
-        };
-        Poll::Ready(result)
-    }
-}
-
-impl Drop for Queued<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let now = clock::now();
-        let mut wake = WakeList::new();
-        {
-            let mut state = lock(&self.shared.state);
-            match state.waiters.remove(&self.waiter.as_u64()) {
-                // Still queued (leaves the queue) or granted but not delivered (the permit
-                // is released): either way the core's `cancel` settles it.
-                Some(Wait::Waiting(_) | Wait::Granted(_)) => {
-                    let _ = state.machine.cancel(now, self.waiter);
-                    Shared::deliver(&mut state, now, &mut wake);
-                }
-                Some(Wait::TimedOut) | None => {}
-            }
-        }
-        wake.wake_all();
-    }
-}
-
 /// A held permit. Dropping it releases it with its outcome (by default
-/// [`Outcome::Success`]) and the latency since admission.
+/// [`Outcome::Success`]) and, under an adaptive algorithm, the latency since admission.
 #[must_use = "the permit is released when dropped"]
 pub struct Permit<'a> {
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     id: PermitId,
     outcome: Outcome,
 }
@@ -598,7 +619,7 @@ impl fmt::Debug for Permit<'_> {
 }
 
 impl<'a> Permit<'a> {
-    fn new(shared: &'a Shared, id: PermitId) -> Permit<'a> {
+    fn new(shared: &'a Arc<Shared>, id: PermitId) -> Permit<'a> {
         Permit {
             shared,
             id,
@@ -616,6 +637,18 @@ impl<'a> Permit<'a> {
         self.outcome = outcome;
         drop(self);
     }
+
+    /// The same permit, owning a handle to its limiter (`'static + Send`).
+    pub fn into_owned(self) -> OwnedPermit {
+        let owned = OwnedPermit {
+            shared: Arc::clone(self.shared),
+            id: self.id,
+            outcome: self.outcome,
+        };
+        // Handed over, not released: the fields are plain references and ids.
+        std::mem::forget(self);
+        owned
+    }
 }
 
 impl Drop for Permit<'_> {
@@ -624,8 +657,42 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// A held permit that owns a handle to its limiter ([`Limiter::acquire_owned`]); it can
+/// move into `tokio::spawn`. Dropping it releases it as [`Permit`] does.
+#[must_use = "the permit is released when dropped"]
+pub struct OwnedPermit {
+    shared: Arc<Shared>,
+    id: PermitId,
+    outcome: Outcome,
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit").field("id", &self.id).finish()
+    }
+}
+
+impl OwnedPermit {
+    /// Sets the outcome reported when the permit is dropped.
+    pub fn set_outcome(&mut self, outcome: Outcome) {
+        self.outcome = outcome;
+    }
+
+    /// Releases the permit now with `outcome`.
+    pub fn release(mut self, outcome: Outcome) {
+        self.outcome = outcome;
+        drop(self);
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        self.shared.release(self.id, self.outcome);
+    }
+}
+
 /// A [`tower_layer::Layer`] that runs every request of the wrapped service through a
-/// [`Limiter`] (waiting up to `max_wait`; rejected requests fail with a [`LimitError`]).
+/// [`Limiter`] (waiting up to `max_wait`; rejected requests fail with a [`AcquireError`]).
 ///
 /// A response that is `Ok` releases its permit as [`Outcome::Success`], an `Err` as
 /// [`Outcome::Ignored`], and a response future dropped before it finished as
@@ -660,7 +727,7 @@ pub struct LimiterService<S> {
     limiter: Limiter,
 }
 
-/// The error type of [`LimiterService`]: the inner service's error or a [`LimitError`].
+/// The error type of [`LimiterService`]: the inner service's error or a [`AcquireError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl<S, R> tower_service::Service<R> for LimiterService<S>

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use perfopt::limiter::{Algorithm, LimitError, Limiter, LimiterConfig, LimiterLayer, Outcome};
+use perfopt::limiter::{AcquireError, Algorithm, Limiter, LimiterConfig, LimiterLayer, Outcome};
 use perfopt_core::limiter::{AimdConfig, LimiterError};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -38,8 +38,8 @@ async fn work(yields: u32) -> u32 {
 }
 
 fn limiter(algorithm: Algorithm) -> Limiter {
-    let mut config = LimiterConfig::with_algorithm(algorithm);
-    config.limiter.max_queue = 8;
+    let mut config = LimiterConfig::new(algorithm);
+    config.max_waiters = 8;
     config.max_wait = Some(Duration::from_millis(2));
     Limiter::new(config).expect("valid settings")
 }
@@ -78,7 +78,7 @@ async fn hammer(limiter: Limiter, seed: u64) {
                                 permit.set_outcome(Outcome::Dropped);
                                 work(yields).await;
                                 permit.release(Outcome::Success);
-                                Ok::<_, LimitError>(())
+                                Ok::<_, AcquireError>(())
                             };
                             poll_then_drop(held, polls).await;
                         }
@@ -95,14 +95,14 @@ async fn hammer(limiter: Limiter, seed: u64) {
 async fn assert_clean_and_serving(limiter: &Limiter) {
     // Wait for the timer task to finish anything it had started.
     for _ in 0..100 {
-        if limiter.in_flight() == 0 && limiter.queued() == 0 {
+        if limiter.in_flight() == 0 && limiter.waiting() == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     limiter.validate();
     assert_eq!(limiter.in_flight(), 0, "permits leaked");
-    assert_eq!(limiter.queued(), 0, "waiters leaked");
+    assert_eq!(limiter.waiting(), 0, "waiters leaked");
     let stats = limiter.stats();
     assert!(stats.cancelled > 0, "no cancellation exercised: {stats:?}");
     assert!(stats.dropped > 0, "no drop while holding: {stats:?}");
@@ -154,19 +154,22 @@ async fn queued_caller_times_out_with_a_typed_error() {
     let held = limiter.acquire().await.expect("free");
     let started = std::time::Instant::now();
     let err = limiter.run(async {}).await.unwrap_err();
-    assert!(matches!(err, LimitError::TimedOut { .. }), "{err:?}");
+    assert!(matches!(err, AcquireError::TimedOut { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_millis(500));
-    assert_eq!(limiter.try_run(async {}).await, Err(LimitError::NoPermit));
+    assert_eq!(
+        limiter.try_run(async {}).await,
+        Err(AcquireError::WouldWait)
+    );
     drop(held);
     assert_eq!(limiter.run(async { 1 }).await, Ok(1));
     let stats = limiter.stats();
-    assert_eq!((stats.timed_out, stats.in_flight, stats.queued), (1, 0, 0));
+    assert_eq!((stats.timed_out, stats.in_flight, stats.waiting), (1, 0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_rejects_at_once() {
-    let mut config = LimiterConfig::with_algorithm(Algorithm::Fixed(1));
-    config.limiter.max_queue = 2;
+    let mut config = LimiterConfig::new(Algorithm::Fixed(1));
+    config.max_waiters = 2;
     config.max_wait = None;
     let limiter = Arc::new(Limiter::new(config).expect("valid"));
     let held = limiter.acquire().await.expect("free");
@@ -176,10 +179,10 @@ async fn full_queue_rejects_at_once() {
             tokio::spawn(async move { limiter.run(async { 7 }).await })
         })
         .collect();
-    while limiter.queued() < 2 {
+    while limiter.waiting() < 2 {
         tokio::task::yield_now().await;
     }
-    assert_eq!(limiter.run(async {}).await, Err(LimitError::QueueFull));
+    assert_eq!(limiter.run(async {}).await, Err(AcquireError::QueueFull));
     drop(held);
     for w in waiters {
         assert_eq!(w.await.expect("task"), Ok(7));
@@ -201,12 +204,12 @@ async fn run_all_keeps_input_order_with_per_item_errors() {
         (0..50).collect::<Vec<_>>()
     );
     // With the queue closed (max_queue 0) and the permit taken, every item fails alone.
-    let mut config = LimiterConfig::with_algorithm(Algorithm::Fixed(1));
-    config.limiter.max_queue = 0;
+    let mut config = LimiterConfig::new(Algorithm::Fixed(1));
+    config.max_waiters = 0;
     let closed = Limiter::new(config).expect("valid");
     let _held = closed.acquire().await.expect("free");
     let out = closed.run_all((0..3).map(|i| async move { i })).await;
-    assert_eq!(out, vec![Err(LimitError::QueueFull); 3]);
+    assert_eq!(out, vec![Err(AcquireError::QueueFull); 3]);
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -221,7 +224,7 @@ async fn run_timeout_releases_overrunning_work_as_timeout() {
         .unwrap_err();
     assert_eq!(
         err,
-        LimitError::Elapsed {
+        AcquireError::Elapsed {
             timeout: Duration::from_millis(10)
         }
     );
@@ -233,19 +236,19 @@ async fn run_timeout_releases_overrunning_work_as_timeout() {
 fn bad_settings_are_typed_errors() {
     assert_eq!(
         Limiter::fixed(0).unwrap_err(),
-        LimitError::Config(LimiterError::ZeroLimit)
+        AcquireError::Config(LimiterError::ZeroLimit)
     );
     let mut config = LimiterConfig::default();
     config.max_wait = Some(Duration::ZERO);
     let err = Limiter::new(config).unwrap_err();
     assert_eq!(
         err,
-        LimitError::Config(LimiterError::ZeroDuration("max_wait"))
+        AcquireError::Config(LimiterError::ZeroDuration("max_wait"))
     );
     assert!(err.to_string().contains("max_wait"), "{err}");
     let mut aimd = AimdConfig::default();
     aimd.min_limit = 50;
-    let err = Limiter::new(LimiterConfig::with_algorithm(Algorithm::Aimd(aimd))).unwrap_err();
+    let err = Limiter::new(LimiterConfig::new(Algorithm::Aimd(aimd))).unwrap_err();
     assert!(err.to_string().contains("min_limit"), "{err}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -257,7 +260,7 @@ fn bad_settings_are_typed_errors() {
         .unwrap_err();
     assert_eq!(
         err,
-        LimitError::Config(LimiterError::ZeroDuration("timeout"))
+        AcquireError::Config(LimiterError::ZeroDuration("timeout"))
     );
 }
 

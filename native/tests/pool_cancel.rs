@@ -110,15 +110,15 @@ fn pool(
     check_after_idle: Option<Duration>,
     max_waiters: usize,
 ) -> Pool<Flaky> {
-    let mut config = PoolConfig::with_max_size(MAX_SIZE);
-    config.pool.min_idle = 1;
-    config.pool.max_waiters = max_waiters;
-    config.pool.check_after_idle = check_after_idle;
+    let mut config = PoolConfig::new(MAX_SIZE);
+    config.min_idle = 1;
+    config.max_waiters = max_waiters;
+    config.check_after_idle = check_after_idle;
     let mut backoff = Backoff::default();
     backoff.initial = Duration::from_micros(200);
     backoff.max = Duration::from_millis(1);
-    config.pool.create_backoff = backoff;
-    config.wait_timeout = Some(Duration::from_millis(3));
+    config.create_backoff = backoff;
+    config.max_wait = Some(Duration::from_millis(3));
     let manager = Flaky {
         live: Arc::clone(live),
         rng: Mutex::new(SmallRng::seed_from_u64(seed)),

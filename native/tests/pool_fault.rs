@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use perfopt::pool::{
-    Backoff, CreateError, Error, ObjectManager, Pool, PoolConfig, SqliteManager, TcpManager,
+    Backoff, CreateError, GetError, ObjectManager, Pool, PoolConfig, SqliteManager, TcpManager,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -74,14 +74,14 @@ const HEALTH_CHECK: Duration = Duration::from_millis(250);
 const WAIT: Duration = Duration::from_millis(300);
 
 fn tcp_config() -> PoolConfig {
-    let mut config = PoolConfig::with_max_size(4);
-    config.pool.min_idle = 2;
-    config.pool.check_after_idle = Some(HEALTH_CHECK);
+    let mut config = PoolConfig::new(4);
+    config.min_idle = 2;
+    config.check_after_idle = Some(HEALTH_CHECK);
     let mut backoff = Backoff::default();
     backoff.initial = Duration::from_millis(20);
     backoff.max = Duration::from_millis(100);
-    config.pool.create_backoff = backoff;
-    config.wait_timeout = Some(WAIT);
+    config.create_backoff = backoff;
+    config.max_wait = Some(WAIT);
     config.create_timeout = Duration::from_millis(200);
     config
 }
@@ -106,7 +106,7 @@ async fn tcp_backend_stopped_then_restarted() {
     let started = Instant::now();
     let err = pool.get().await.expect_err("the backend is down");
     let waited = started.elapsed();
-    let Error::Timeout {
+    let GetError::TimedOut {
         target, last_error, ..
     } = &err
     else {
@@ -163,7 +163,7 @@ async fn unreachable_and_malformed_addresses_are_typed_errors() {
     assert!(
         matches!(
             err,
-            Error::Timeout {
+            GetError::TimedOut {
                 last_error: Some(_),
                 ..
             }
@@ -179,7 +179,7 @@ async fn unreachable_and_malformed_addresses_are_typed_errors() {
     let started = Instant::now();
     let err = pool.get().await.expect_err("malformed");
     assert!(started.elapsed() < WAIT, "failed fast");
-    assert!(matches!(err, Error::Create { .. }), "{err:?}");
+    assert!(matches!(err, GetError::Create { .. }), "{err:?}");
     assert!(err.to_string().contains("tcp://not an address"), "{err}");
 }
 
@@ -193,8 +193,8 @@ fn temp_path(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_pool_against_a_real_file() {
     let path = temp_path("pool");
-    let mut config = PoolConfig::with_max_size(3);
-    config.pool.check_after_idle = Some(Duration::from_millis(50));
+    let mut config = PoolConfig::new(3);
+    config.check_after_idle = Some(Duration::from_millis(50));
     let manager = SqliteManager::new(&path).with_init(|conn| {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
     });
@@ -259,7 +259,7 @@ async fn unopenable_database_is_a_typed_error() {
     let started = Instant::now();
     let err = pool.get().await.expect_err("unopenable");
     assert!(started.elapsed() < Duration::from_secs(1), "failed fast");
-    assert!(matches!(err, Error::Create { .. }), "{err:?}");
+    assert!(matches!(err, GetError::Create { .. }), "{err:?}");
     let message = err.to_string();
     assert!(
         message.contains(&missing_dir.display().to_string()),
@@ -272,7 +272,7 @@ async fn unopenable_database_is_a_typed_error() {
     std::fs::write(&garbage, vec![0x5a; 4096]).expect("write");
     let pool = Pool::new(SqliteManager::new(&garbage), PoolConfig::default()).expect("valid");
     let err = pool.get().await.expect_err("not a database");
-    assert!(matches!(err, Error::Create { .. }), "{err:?}");
+    assert!(matches!(err, GetError::Create { .. }), "{err:?}");
     assert!(err.to_string().contains("not a database"), "{err}");
     let _ = std::fs::remove_file(&garbage);
 }
@@ -282,35 +282,35 @@ async fn bad_settings_are_typed_errors() {
     use perfopt_core::pool::PoolError;
     let objects = || ObjectManager::new(Vec::<u8>::new, Vec::clear);
 
-    let err = Pool::new(objects(), PoolConfig::with_max_size(0)).unwrap_err();
+    let err = Pool::new(objects(), PoolConfig::new(0)).unwrap_err();
     assert!(
-        matches!(err, Error::Config(PoolError::MaxSizeZero)),
+        matches!(err, GetError::Config(PoolError::MaxSizeZero)),
         "{err:?}"
     );
     assert!(err.to_string().contains("max_size"), "{err}");
 
-    let mut config = PoolConfig::with_max_size(2);
-    config.pool.min_idle = 3;
+    let mut config = PoolConfig::new(2);
+    config.min_idle = 3;
     let err = Pool::new(objects(), config).unwrap_err();
     assert!(err.to_string().contains("min_idle (3)"), "{err}");
 
     let mut config = PoolConfig::default();
-    config.wait_timeout = Some(Duration::ZERO);
+    config.max_wait = Some(Duration::ZERO);
     let err = Pool::new(objects(), config).unwrap_err();
     assert!(
-        matches!(err, Error::Config(PoolError::ZeroDuration("wait_timeout"))),
+        matches!(err, GetError::Config(PoolError::ZeroDuration("max_wait"))),
         "{err:?}"
     );
 
     let mut config = PoolConfig::default();
-    config.pool.idle_timeout = Some(Duration::ZERO);
+    config.idle_timeout = Some(Duration::ZERO);
     let err = Pool::new(objects(), config).unwrap_err();
     assert!(err.to_string().contains("idle_timeout"), "{err}");
 
     let pool = Pool::new(objects(), PoolConfig::for_objects(1)).expect("valid");
     let err = pool.get_timeout(Duration::ZERO).await.unwrap_err();
     assert!(
-        matches!(err, Error::Config(PoolError::ZeroDuration("timeout"))),
+        matches!(err, GetError::Config(PoolError::ZeroDuration("timeout"))),
         "{err:?}"
     );
 }
@@ -318,13 +318,13 @@ async fn bad_settings_are_typed_errors() {
 #[test]
 fn building_outside_a_runtime_is_a_typed_error() {
     let err = Pool::new(TcpManager::new("127.0.0.1:1"), PoolConfig::default()).unwrap_err();
-    assert!(matches!(err, Error::NoRuntime), "{err:?}");
+    assert!(matches!(err, GetError::NoRuntime), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_pool_reuses_and_bounds_buffers() {
     let mut config = PoolConfig::for_objects(2);
-    config.wait_timeout = Some(Duration::from_millis(50));
+    config.max_wait = Some(Duration::from_millis(50));
     let pool = Pool::new(
         ObjectManager::new(|| Vec::<u8>::with_capacity(4096), Vec::clear),
         config,

@@ -3,7 +3,7 @@
 //!
 //! [`Limiter`] admits at most `limit` units of work at once. Work that finds no free permit
 //! waits in a FIFO queue until a permit frees up or its deadline passes; when the queue
-//! holds [`LimiterConfig::max_queue`] waiters, further work is rejected at once — that is the
+//! holds [`LimiterConfig::max_waiters`] waiters, further work is rejected at once — that is the
 //! backpressure, and it keeps overload from turning into unbounded latency. The limit comes
 //! from an [`Algorithm`]: fixed, AIMD, or a latency gradient fed by every release.
 //!
@@ -12,30 +12,31 @@
 //! calling contract.
 
 mod algorithm;
-pub(crate) mod slab;
 mod stats;
 
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::VecDeque;
 use core::fmt;
 use core::time::Duration;
 
 pub use algorithm::{AimdConfig, Algorithm, AlgorithmKind, GradientConfig};
 pub use stats::{LimitPoint, LimiterStats};
 
+pub use crate::wait::{Rejection, WaiterId};
+
 use crate::Instant;
 use crate::stats::{StatsError, Window};
+#[cfg(any(test, feature = "validate"))]
+use crate::wait::Entry;
+use crate::wait::WaitQueue;
 use algorithm::{LimitState, Sample};
-use slab::Slab;
 use stats::Counters;
 
 /// A permit: the right to run one unit of work. Hand it back with [`Limiter::release`].
+///
+/// A permit granted to a waiter has the waiter's number ([`PermitId::as_u64`] equals
+/// [`WaiterId::as_u64`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PermitId(u64);
-
-/// A waiter in the queue. A permit granted to it has the same number
-/// ([`PermitId::as_u64`] equals [`WaiterId::as_u64`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WaiterId(u64);
 
 impl PermitId {
     /// The id as a number, unique among live permits and waiters (for host-side maps).
@@ -44,12 +45,9 @@ impl PermitId {
     }
 }
 
-impl WaiterId {
-    /// The id as a number, unique among live permits and waiters (for host-side maps).
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
+/// What [`Limiter::cancel`] did: [`Cancelled::Released`] names the undelivered permit,
+/// released with [`Outcome::Ignored`].
+pub type Cancelled = crate::wait::Cancelled<PermitId>;
 
 /// How a unit of work ended; tells the algorithm what its latency means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,28 +76,6 @@ pub enum Acquire {
     Queued(WaiterId),
     /// Refused at once.
     Rejected(Rejection),
-}
-
-/// Why an acquisition was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// The wait queue is full: the system is overloaded (backpressure).
-    QueueFull,
-    /// No permit was free and the caller would not wait (its deadline had passed, or it
-    /// used [`Limiter::try_acquire`]).
-    NoPermit,
-}
-
-/// What [`Limiter::cancel`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Cancelled {
-    /// The waiter was still queued; it left the queue.
-    Dequeued,
-    /// The waiter had been granted this permit, which the host had not delivered; it was
-    /// released with [`Outcome::Ignored`].
-    Released(PermitId),
 }
 
 /// Something the host must deliver to a waiter; drained with [`Limiter::poll_event`].
@@ -186,7 +162,11 @@ pub struct LimiterConfig {
     /// How the limit is chosen. Default: [`Algorithm::Gradient`] with default settings.
     pub algorithm: Algorithm,
     /// Most waiters queued at once; more are rejected. `0`: never queue. Default 128.
-    pub max_queue: usize,
+    pub max_waiters: usize,
+    /// How long a caller waits in the queue by default; `None`: as long as it takes (the
+    /// queue is still bounded). Default 1 s. The machine takes explicit deadlines; hosts
+    /// compute them with [`Limiter::deadline`].
+    pub max_wait: Option<Duration>,
     /// Span of the latency and wait-time windows in [`LimiterStats`]. Default 60 s.
     pub stats_window: Duration,
     /// Slots of those windows. Default 6.
@@ -199,7 +179,8 @@ impl Default for LimiterConfig {
     fn default() -> Self {
         LimiterConfig {
             algorithm: Algorithm::Gradient(GradientConfig::default()),
-            max_queue: 128,
+            max_waiters: 128,
+            max_wait: Some(Duration::from_secs(1)),
             stats_window: Duration::from_secs(60),
             stats_slots: 6,
             limit_history: 256,
@@ -209,24 +190,51 @@ impl Default for LimiterConfig {
 
 impl LimiterConfig {
     /// The default settings with `algorithm`.
-    pub fn with_algorithm(algorithm: Algorithm) -> LimiterConfig {
+    pub fn new(algorithm: Algorithm) -> LimiterConfig {
         LimiterConfig {
             algorithm,
             ..LimiterConfig::default()
         }
     }
-}
 
-/// One ticket: a queued waiter, or a held permit (same id).
-#[derive(Clone, Copy, Debug)]
-enum Ticket {
-    Waiting {
-        enqueued: Instant,
-        deadline: Instant,
-    },
-    Held {
-        admitted: Instant,
-    },
+    /// Sets [`max_waiters`](LimiterConfig::max_waiters).
+    #[must_use]
+    pub fn with_max_waiters(mut self, max_waiters: usize) -> LimiterConfig {
+        self.max_waiters = max_waiters;
+        self
+    }
+
+    /// Sets [`max_wait`](LimiterConfig::max_wait).
+    #[must_use]
+    pub fn with_max_wait(mut self, max_wait: Option<Duration>) -> LimiterConfig {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// Sets the statistics window ([`stats_window`](LimiterConfig::stats_window) split into
+    /// [`stats_slots`](LimiterConfig::stats_slots)).
+    #[must_use]
+    pub fn with_stats_window(mut self, window: Duration, slots: usize) -> LimiterConfig {
+        self.stats_window = window;
+        self.stats_slots = slots;
+        self
+    }
+
+    /// Checks every setting; the first bad one is named in the error.
+    ///
+    /// # Errors
+    /// As [`Limiter::new`].
+    pub fn validate(&self) -> Result<(), LimiterError> {
+        LimitState::new(&self.algorithm)?;
+        Window::new(self.stats_window, self.stats_slots).map_err(LimiterError::Stats)?;
+        if self.limit_history == 0 {
+            return Err(LimiterError::ZeroCount("limit_history"));
+        }
+        if self.max_wait.is_some_and(|d| d.is_zero()) {
+            return Err(LimiterError::ZeroDuration("max_wait"));
+        }
+        Ok(())
+    }
 }
 
 /// The concurrency limiter state machine. See the [module documentation](self).
@@ -237,6 +245,10 @@ enum Ticket {
 ///   [`release_with_latency`](Limiter::release_with_latency), [`cancel`](Limiter::cancel)
 ///   and [`handle_timeout`](Limiter::handle_timeout). Each settles everything it can at
 ///   once: a release grants the freed permit to the head waiter in the same call.
+/// - **Untimed fast path**: when [`is_timed`](Limiter::is_timed) is false (a fixed limit),
+///   a host may skip the clock for an uncontended permit:
+///   [`admit_untimed`](Limiter::admit_untimed) and, while nobody waits,
+///   [`release_untimed`](Limiter::release_untimed). Such a permit adds no latency sample.
 /// - **Draining**: after any mutating call, drain [`poll_event`](Limiter::poll_event) until
 ///   `None` and deliver each [`LimiterEvent`] to its waiter. A granted permit is already in
 ///   flight, so an undelivered grant must be handed back with [`cancel`](Limiter::cancel) —
@@ -255,7 +267,7 @@ enum Ticket {
 ///     Acquire, Algorithm, Limiter, LimiterConfig, LimiterEvent, Outcome,
 /// };
 ///
-/// let mut l = Limiter::new(LimiterConfig::with_algorithm(Algorithm::Fixed(1)))?;
+/// let mut l = Limiter::new(LimiterConfig::new(Algorithm::Fixed(1)))?;
 /// let t0 = Instant::from_millis(0);
 /// let Acquire::Admitted(first) = l.acquire(t0, Instant::from_millis(100)) else { panic!() };
 /// let Acquire::Queued(waiter) = l.acquire(t0, Instant::from_millis(100)) else { panic!() };
@@ -266,7 +278,7 @@ enum Ticket {
 /// let Some(LimiterEvent::Granted { waiter: w, permit }) = l.poll_event() else { panic!() };
 /// assert_eq!(w, waiter);
 /// l.release(Instant::from_millis(20), permit, Outcome::Success)?;
-/// assert_eq!((l.in_flight(), l.queued()), (0, 0));
+/// assert_eq!((l.in_flight(), l.waiting()), (0, 0));
 /// # Ok::<(), perfopt_core::limiter::LimiterError>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -274,16 +286,11 @@ pub struct Limiter {
     algorithm: LimitState,
     /// `algorithm.limit()`, cached.
     limit: u32,
-    max_queue: usize,
-    tickets: Slab<Ticket>,
-    /// FIFO of waiter keys; keys no longer `Waiting` are stale and skipped.
-    queue: VecDeque<u64>,
-    /// Live waiters (the non-stale part of `queue`).
-    queued: usize,
+    /// Waiters, and held permits (granted entries: their admission instant, `None` for an
+    /// untimed permit).
+    waiters: WaitQueue<Option<Instant>>,
     /// Held permits.
     in_flight: usize,
-    /// `(deadline, key)` of every waiter with a finite deadline.
-    deadlines: BTreeSet<(Instant, u64)>,
     events: VecDeque<LimiterEvent>,
     /// The latest instant seen.
     now: Instant,
@@ -292,6 +299,7 @@ pub struct Limiter {
     wait: Window,
     history: VecDeque<LimitPoint>,
     history_cap: usize,
+    max_wait: Option<Duration>,
 }
 
 impl Limiter {
@@ -302,21 +310,15 @@ impl Limiter {
     /// min/initial/max limits, a ratio out of range, a zero duration or count, or a bad
     /// statistics window.
     pub fn new(config: LimiterConfig) -> Result<Limiter, LimiterError> {
+        config.validate()?;
         let algorithm = LimitState::new(&config.algorithm)?;
         let latency =
             Window::new(config.stats_window, config.stats_slots).map_err(LimiterError::Stats)?;
-        if config.limit_history == 0 {
-            return Err(LimiterError::ZeroCount("limit_history"));
-        }
         Ok(Limiter {
             limit: algorithm.limit(),
             algorithm,
-            max_queue: config.max_queue,
-            tickets: Slab::new(),
-            queue: VecDeque::new(),
-            queued: 0,
+            waiters: WaitQueue::new(config.max_waiters),
             in_flight: 0,
-            deadlines: BTreeSet::new(),
             events: VecDeque::new(),
             now: Instant::ZERO,
             counters: Counters::default(),
@@ -324,6 +326,7 @@ impl Limiter {
             latency,
             history: VecDeque::new(),
             history_cap: config.limit_history,
+            max_wait: config.max_wait,
         })
     }
 
@@ -342,31 +345,69 @@ impl Limiter {
     ///
     /// Admits at once if a permit is free and no one waits ahead (FIFO: newcomers never
     /// overtake waiters). Otherwise queues the caller, unless `deadline` has passed
-    /// ([`Rejection::NoPermit`]) or the queue is full ([`Rejection::QueueFull`]).
+    /// ([`Rejection::WouldWait`]) or the queue is full ([`Rejection::QueueFull`]).
     pub fn acquire(&mut self, now: Instant, deadline: Instant) -> Acquire {
         let now = self.observe(now);
-        if self.queued == 0 && self.in_flight < self.limit as usize {
-            self.counters.admitted += 1;
-            return Acquire::Admitted(PermitId(self.admit(now)));
+        if let Some(permit) = self.admit(Some(now)) {
+            return Acquire::Admitted(permit);
         }
-        let rejection = if deadline <= now {
-            Rejection::NoPermit
-        } else if self.queued >= self.max_queue {
-            Rejection::QueueFull
-        } else {
-            let key = self.tickets.insert(Ticket::Waiting {
-                enqueued: now,
-                deadline,
-            });
-            self.queue.push_back(key);
-            self.queued += 1;
-            if deadline < Instant::MAX {
-                self.deadlines.insert((deadline, key));
+        match self.waiters.enqueue(now, deadline) {
+            Ok(waiter) => Acquire::Queued(waiter),
+            Err(rejection) => {
+                self.counters.rejected += 1;
+                Acquire::Rejected(rejection)
             }
-            return Acquire::Queued(WaiterId(key));
-        };
-        self.counters.rejected += 1;
-        Acquire::Rejected(rejection)
+        }
+    }
+
+    /// The deadline of a caller that starts waiting at `now`: `now` +
+    /// [`max_wait`](LimiterConfig::max_wait), or [`Instant::MAX`] without one.
+    #[inline]
+    pub fn deadline(&self, now: Instant) -> Instant {
+        self.max_wait
+            .map_or(Instant::MAX, |d| now.saturating_add(d))
+    }
+
+    /// Whether the algorithm adapts the limit to each permit's admission and release time
+    /// (AIMD, Gradient). When it does not (a fixed limit), a host may use the untimed calls
+    /// and skip the clock on the fast path.
+    #[inline]
+    pub fn is_timed(&self) -> bool {
+        !matches!(self.algorithm, LimitState::Fixed(_))
+    }
+
+    /// A permit without reading time, if one is free and nobody waits; `None` otherwise
+    /// (then call [`acquire`](Limiter::acquire) with the time). Not counted as a rejection.
+    /// Its release adds no latency sample. Meant for limiters that are not
+    /// [timed](Limiter::is_timed): an adaptive algorithm learns nothing from it.
+    #[inline]
+    pub fn admit_untimed(&mut self) -> Option<PermitId> {
+        self.admit(None)
+    }
+
+    /// Hands `permit` back without a latency sample, at the latest instant seen. While
+    /// waiters are queued this needs the time (a grant checks their deadlines): it then
+    /// returns `Ok(false)` and changes nothing, and the host calls
+    /// [`release`](Limiter::release) instead.
+    ///
+    /// # Errors
+    /// As [`release`](Limiter::release).
+    #[inline]
+    pub fn release_untimed(
+        &mut self,
+        permit: PermitId,
+        outcome: Outcome,
+    ) -> Result<bool, LimiterError> {
+        if self.waiters.queued() > 0 {
+            return Ok(false);
+        }
+        if self.waiters.remove_granted(permit.0).is_none() {
+            return Err(LimiterError::UnknownPermit(permit));
+        }
+        self.in_flight -= 1;
+        // No time, no sample: an adaptive algorithm learns nothing from this permit.
+        self.count_outcome(outcome);
+        Ok(true)
     }
 
     /// Hands `permit` back; its latency (from admission to `now`) and `outcome` feed the
@@ -411,38 +452,26 @@ impl Limiter {
     /// out, was cancelled, or its permit was released); nothing changes then.
     pub fn cancel(&mut self, now: Instant, waiter: WaiterId) -> Result<Cancelled, LimiterError> {
         let now = self.observe(now);
-        match self.tickets.get(waiter.0) {
-            Some(Ticket::Waiting { deadline, .. }) => {
-                let deadline = *deadline;
-                self.tickets.remove(waiter.0);
-                self.deadlines.remove(&(deadline, waiter.0));
-                self.queued -= 1;
-                self.counters.cancelled += 1;
-                self.compact_queue();
-                Ok(Cancelled::Dequeued)
-            }
-            Some(Ticket::Held { .. }) => {
+        let cancelled = match self.waiters.cancel(waiter.0) {
+            Some(crate::wait::Cancelled::Dequeued) => Cancelled::Dequeued,
+            Some(_) => {
                 let permit = PermitId(waiter.0);
                 self.release_inner(now, permit, Outcome::Ignored, None)?;
-                self.counters.cancelled += 1;
-                Ok(Cancelled::Released(permit))
+                Cancelled::Released(permit)
             }
-            None => Err(LimiterError::UnknownWaiter(waiter)),
-        }
+            None => return Err(LimiterError::UnknownWaiter(waiter)),
+        };
+        self.counters.cancelled += 1;
+        Ok(cancelled)
     }
 
     /// Times out every waiter whose deadline is at or before `now`
     /// ([`LimiterEvent::TimedOut`]). Harmless when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.observe(now);
-        while let Some(&(deadline, key)) = self.deadlines.first() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop_first();
-            self.time_out(key);
-        }
-        self.compact_queue();
+        let (counters, events) = (&mut self.counters, &mut self.events);
+        self.waiters
+            .expire(now, |waiter, _| time_out(counters, events, waiter));
     }
 
     /// The next event for a waiter, oldest first.
@@ -453,7 +482,7 @@ impl Limiter {
     /// When [`handle_timeout`](Limiter::handle_timeout) must next be called: the earliest
     /// waiter deadline, or `None` if no waiter has one.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|&(deadline, _)| deadline)
+        self.waiters.next_deadline()
     }
 
     /// The current limit.
@@ -467,8 +496,8 @@ impl Limiter {
     }
 
     /// Waiters queued.
-    pub fn queued(&self) -> usize {
-        self.queued
+    pub fn waiting(&self) -> usize {
+        self.waiters.queued()
     }
 
     /// Statistics as of `now` (windows cover the last [`LimiterConfig::stats_window`]).
@@ -478,8 +507,8 @@ impl Limiter {
             algorithm: self.algorithm.kind(),
             limit: self.limit,
             in_flight: self.in_flight,
-            queued: self.queued,
-            max_queue: self.max_queue,
+            waiting: self.waiters.queued(),
+            max_waiters: self.waiters.max_waiters(),
             admitted: self.counters.admitted,
             admitted_after_wait: self.counters.admitted_after_wait,
             rejected: self.counters.rejected,
@@ -497,43 +526,21 @@ impl Limiter {
         }
     }
 
-    /// Checks every invariant; panics naming the broken one. Test support, not API.
+    /// Checks every invariant; panics naming the broken one. Test support (the `validate`
+    /// feature), not API.
+    #[cfg(any(test, feature = "validate"))]
     #[doc(hidden)]
     pub fn validate(&self) {
-        self.tickets.validate();
-        let (mut held, mut waiting) = (0, 0);
-        for (key, ticket) in self.tickets.iter() {
-            match ticket {
-                Ticket::Held { .. } => held += 1,
-                Ticket::Waiting { deadline, .. } => {
-                    waiting += 1;
-                    assert_eq!(
-                        self.deadlines.contains(&(*deadline, key)),
-                        *deadline < Instant::MAX,
-                        "waiter {key} missing from the deadline index"
-                    );
-                    assert_eq!(
-                        self.queue.iter().filter(|&&k| k == key).count(),
-                        1,
-                        "waiter {key} not queued exactly once"
-                    );
-                }
-            }
-        }
+        self.waiters.validate();
+        let held = self
+            .waiters
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Granted(_)))
+            .count();
         assert_eq!(held, self.in_flight, "permits not conserved");
-        assert_eq!(waiting, self.queued, "waiters not conserved");
-        assert!(self.queued <= self.max_queue, "queue above its bound");
         assert!(
-            self.queued == 0 || self.in_flight >= self.limit as usize,
+            self.waiters.queued() == 0 || self.in_flight >= self.limit as usize,
             "a waiter waits while a permit is free"
-        );
-        assert_eq!(
-            self.deadlines.len(),
-            self.tickets
-                .iter()
-                .filter(|(_, t)| matches!(t, Ticket::Waiting { deadline, .. } if *deadline < Instant::MAX))
-                .count(),
-            "stale deadline entries"
         );
         assert_eq!(self.limit, self.algorithm.limit(), "cached limit stale");
         assert!(self.limit >= 1);
@@ -548,6 +555,7 @@ impl Limiter {
     }
 
     /// Records `now` as the latest instant and returns the instant to use.
+    #[inline]
     fn observe(&mut self, now: Instant) -> Instant {
         if now > self.now {
             self.now = now;
@@ -559,11 +567,26 @@ impl Limiter {
         self.now
     }
 
-    /// Issues a permit (the caller checked there is room) and returns its key.
-    fn admit(&mut self, now: Instant) -> u64 {
+    /// Issues a permit admitted at `now` if one is free and nobody waits.
+    #[inline]
+    fn admit(&mut self, now: Option<Instant>) -> Option<PermitId> {
+        if self.waiters.queued() > 0 || self.in_flight >= self.limit as usize {
+            return None;
+        }
         self.in_flight += 1;
+        self.counters.admitted += 1;
         self.counters.peak_in_flight = self.counters.peak_in_flight.max(self.in_flight);
-        self.tickets.insert(Ticket::Held { admitted: now })
+        Some(PermitId(self.waiters.insert_granted(now)))
+    }
+
+    fn count_outcome(&mut self, outcome: Outcome) {
+        let c = &mut self.counters;
+        match outcome {
+            Outcome::Success => c.succeeded += 1,
+            Outcome::Dropped => c.dropped += 1,
+            Outcome::Timeout => c.deadline_exceeded += 1,
+            Outcome::Ignored => c.ignored += 1,
+        }
     }
 
     fn release_inner(
@@ -574,26 +597,27 @@ impl Limiter {
         latency: Option<Duration>,
     ) -> Result<(), LimiterError> {
         let now = self.observe(now);
-        let Some(&Ticket::Held { admitted }) = self.tickets.get(permit.0) else {
+        let Some(admitted) = self.waiters.remove_granted(permit.0) else {
             return Err(LimiterError::UnknownPermit(permit));
         };
-        self.tickets.remove(permit.0);
-        let latency = latency.unwrap_or_else(|| now.saturating_duration_since(admitted));
+        // An untimed permit has no admission instant: no latency unless the host gave one.
+        let latency = latency.or_else(|| admitted.map(|a| now.saturating_duration_since(a)));
         let sample = Sample {
             now,
-            admitted,
-            latency,
-            outcome,
+            admitted: admitted.unwrap_or(now),
+            latency: latency.unwrap_or(Duration::ZERO),
+            outcome: if latency.is_some() {
+                outcome
+            } else {
+                Outcome::Ignored
+            },
             in_flight: self.in_flight,
         };
         self.in_flight -= 1;
-        match outcome {
-            Outcome::Success => self.counters.succeeded += 1,
-            Outcome::Dropped => self.counters.dropped += 1,
-            Outcome::Timeout => self.counters.deadline_exceeded += 1,
-            Outcome::Ignored => self.counters.ignored += 1,
-        }
-        if !matches!(outcome, Outcome::Ignored) {
+        self.count_outcome(outcome);
+        if let Some(latency) = latency
+            && !matches!(outcome, Outcome::Ignored)
+        {
             self.latency.record(now, nanos(latency));
         }
         self.algorithm.on_sample(&sample);
@@ -616,61 +640,37 @@ impl Limiter {
 
     /// Grants free permits to waiters in FIFO order; waiters past their deadline time out.
     fn dispatch(&mut self, now: Instant) {
-        while self.queued > 0 && self.in_flight < self.limit as usize {
-            let Some(key) = self.queue.pop_front() else {
+        while self.waiters.queued() > 0 && self.in_flight < self.limit as usize {
+            let (counters, events) = (&mut self.counters, &mut self.events);
+            if self
+                .waiters
+                .head(now, |waiter, _| time_out(counters, events, waiter))
+                .is_none()
+            {
+                break;
+            }
+            let Some((waiter, enqueued)) = self.waiters.grant_head(Some(now)) else {
                 break;
             };
-            let Some(&Ticket::Waiting { enqueued, deadline }) = self.tickets.get(key) else {
-                continue; // stale: cancelled or timed out earlier
-            };
-            if deadline <= now {
-                self.deadlines.remove(&(deadline, key));
-                self.push_timeout(key);
-                continue;
-            }
-            self.deadlines.remove(&(deadline, key));
-            self.queued -= 1;
             self.in_flight += 1;
-            self.counters.peak_in_flight = self.counters.peak_in_flight.max(self.in_flight);
-            self.counters.admitted += 1;
-            self.counters.admitted_after_wait += 1;
-            if let Some(t) = self.tickets.get_mut(key) {
-                *t = Ticket::Held { admitted: now };
-            }
+            let c = &mut self.counters;
+            c.peak_in_flight = c.peak_in_flight.max(self.in_flight);
+            c.admitted += 1;
+            c.admitted_after_wait += 1;
             self.wait
                 .record(now, nanos(now.saturating_duration_since(enqueued)));
             self.events.push_back(LimiterEvent::Granted {
-                waiter: WaiterId(key),
-                permit: PermitId(key),
+                waiter,
+                permit: PermitId(waiter.0),
             });
         }
     }
+}
 
-    /// Times out waiter `key` if it is still waiting (its deadline entry is already gone).
-    fn time_out(&mut self, key: u64) {
-        if matches!(self.tickets.get(key), Some(Ticket::Waiting { .. })) {
-            self.push_timeout(key);
-        }
-    }
-
-    /// Removes waiting ticket `key` and emits its timeout.
-    fn push_timeout(&mut self, key: u64) {
-        self.tickets.remove(key);
-        self.queued -= 1;
-        self.counters.timed_out += 1;
-        self.events.push_back(LimiterEvent::TimedOut {
-            waiter: WaiterId(key),
-        });
-    }
-
-    /// Drops stale keys once they outnumber live waiters, so the queue stays O(waiters).
-    fn compact_queue(&mut self) {
-        if self.queue.len() > 2 * self.queued + 32 {
-            let tickets = &self.tickets;
-            self.queue
-                .retain(|&k| matches!(tickets.get(k), Some(Ticket::Waiting { .. })));
-        }
-    }
+/// Counts and reports a waiter whose deadline passed.
+fn time_out(counters: &mut Counters, events: &mut VecDeque<LimiterEvent>, waiter: WaiterId) {
+    counters.timed_out += 1;
+    events.push_back(LimiterEvent::TimedOut { waiter });
 }
 
 fn nanos(d: Duration) -> u64 {

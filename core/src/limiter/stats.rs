@@ -22,9 +22,9 @@ pub struct LimiterStats {
     /// Permits held now.
     pub in_flight: usize,
     /// Waiters queued now.
-    pub queued: usize,
+    pub waiting: usize,
     /// The queue's bound.
-    pub max_queue: usize,
+    pub max_waiters: usize,
     /// Permits issued (at once or after waiting).
     pub admitted: u64,
     /// Of `admitted`, those issued to a waiter.

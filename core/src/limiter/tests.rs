@@ -6,8 +6,8 @@ fn ms(t: u64) -> Instant {
 }
 
 fn fixed(limit: u32, max_queue: usize) -> Limiter {
-    let mut c = LimiterConfig::with_algorithm(Algorithm::Fixed(limit));
-    c.max_queue = max_queue;
+    let mut c = LimiterConfig::new(Algorithm::Fixed(limit));
+    c.max_waiters = max_queue;
     Limiter::new(c).unwrap()
 }
 
@@ -55,7 +55,7 @@ fn grants_go_to_waiters_in_fifo_order() {
         l.validate();
     }
     l.release(ms(20), permit, Outcome::Success).unwrap();
-    assert_eq!((l.in_flight(), l.queued()), (0, 0));
+    assert_eq!((l.in_flight(), l.waiting()), (0, 0));
     let s = l.stats(ms(20));
     assert_eq!((s.admitted, s.admitted_after_wait, s.succeeded), (4, 3, 4));
     assert_eq!(s.wait_ms.count, 3);
@@ -120,7 +120,7 @@ fn cancelling_never_leaks_a_permit() {
         l.cancel(ms(3), b),
         Ok(Cancelled::Released(PermitId(b.as_u64())))
     );
-    assert_eq!((l.in_flight(), l.queued()), (0, 0));
+    assert_eq!((l.in_flight(), l.waiting()), (0, 0));
     assert_eq!(
         l.release(ms(4), PermitId(b.as_u64()), Outcome::Success),
         Err(LimiterError::UnknownPermit(PermitId(b.as_u64())))
@@ -161,8 +161,8 @@ fn aimd_limit_falls_on_drops_and_the_history_records_it() {
         min_limit: 2,
         ..AimdConfig::default()
     };
-    let mut cfg = LimiterConfig::with_algorithm(Algorithm::Aimd(c));
-    cfg.max_queue = 100;
+    let mut cfg = LimiterConfig::new(Algorithm::Aimd(c));
+    cfg.max_waiters = 100;
     let mut l = Limiter::new(cfg).unwrap();
     let permits: Vec<_> = (0..10).map(|_| admitted(l.acquire(ms(0), ms(0)))).collect();
     let waiters: Vec<_> = (0..5).map(|_| queued(l.acquire(ms(0), ms(1000)))).collect();
@@ -193,7 +193,7 @@ fn a_lower_limit_holds_waiters_until_in_flight_falls_below_it() {
         backoff_ratio: 0.5,
         ..AimdConfig::default()
     };
-    let mut l = Limiter::new(LimiterConfig::with_algorithm(Algorithm::Aimd(c))).unwrap();
+    let mut l = Limiter::new(LimiterConfig::new(Algorithm::Aimd(c))).unwrap();
     let p: Vec<_> = (0..4).map(|_| admitted(l.acquire(ms(0), ms(0)))).collect();
     let w = queued(l.acquire(ms(0), ms(1000)));
     l.release(ms(10), p[0], Outcome::Dropped).unwrap(); // limit 4 -> 2, in flight 3
@@ -208,7 +208,7 @@ fn a_lower_limit_holds_waiters_until_in_flight_falls_below_it() {
 
 #[test]
 fn bad_settings_are_typed_errors() {
-    let mut c = LimiterConfig::with_algorithm(Algorithm::Fixed(1));
+    let mut c = LimiterConfig::new(Algorithm::Fixed(1));
     c.stats_slots = 0;
     assert!(matches!(Limiter::new(c), Err(LimiterError::Stats(_))));
     let c = LimiterConfig {
@@ -224,14 +224,14 @@ fn bad_settings_are_typed_errors() {
         ..GradientConfig::default()
     };
     assert_eq!(
-        Limiter::new(LimiterConfig::with_algorithm(Algorithm::Gradient(g))).unwrap_err(),
+        Limiter::new(LimiterConfig::new(Algorithm::Gradient(g))).unwrap_err(),
         LimiterError::ZeroDuration("sample_interval")
     );
     let a = AimdConfig {
         latency_threshold: Some(Duration::ZERO),
         ..AimdConfig::default()
     };
-    let e = Limiter::new(LimiterConfig::with_algorithm(Algorithm::Aimd(a))).unwrap_err();
+    let e = Limiter::new(LimiterConfig::new(Algorithm::Aimd(a))).unwrap_err();
     assert_eq!(e, LimiterError::ZeroDuration("latency_threshold"));
     assert_eq!(
         alloc::format!("{e}"),

@@ -6,7 +6,8 @@ use core::time::Duration;
 use super::{SlotId, WaiterId};
 use crate::stats::StatsError;
 
-/// Settings of a [`Pool`](super::Pool). Build with [`PoolConfig::default`] and set fields.
+/// Settings of a [`Pool`](super::Pool): [`PoolConfig::new`] and the `with_*` setters, or
+/// [`PoolConfig::default`] and set fields.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct PoolConfig {
@@ -36,6 +37,16 @@ pub struct PoolConfig {
     pub leak_threshold: Option<Duration>,
     /// Most waiters queued at once; more are rejected. Default 1024.
     pub max_waiters: usize,
+    /// How long a get waits by default; `None`: as long as it takes (the queue is still
+    /// bounded). Default 5 s. The machine takes explicit deadlines; hosts compute them with
+    /// [`Pool::deadline`](super::Pool::deadline).
+    pub max_wait: Option<Duration>,
+    /// Longest creation the host allows; a slower one counts as a
+    /// [transient](super::CreateFailure::Transient) failure. Default 5 s.
+    pub create_timeout: Duration,
+    /// Longest health check the host allows; a slower one closes the connection. Default
+    /// 1 s.
+    pub check_timeout: Duration,
     /// Most creations in progress at once. The default, 1, creates connections one after
     /// another as HikariCP does: with short checkouts, returned connections serve a burst
     /// of waiters long before a slow connect finishes, so the pool stays small.
@@ -62,12 +73,94 @@ impl Default for PoolConfig {
             check_after_idle: Some(Duration::from_millis(500)),
             leak_threshold: None,
             max_waiters: 1024,
+            max_wait: Some(Duration::from_secs(5)),
+            create_timeout: Duration::from_secs(5),
+            check_timeout: Duration::from_secs(1),
             max_concurrent_creates: 1,
             create_backoff: Backoff::default(),
             seed: 0,
             stats_window: Duration::from_secs(60),
             stats_slots: 6,
         }
+    }
+}
+
+impl PoolConfig {
+    /// The default settings with at most `max_size` connections.
+    pub fn new(max_size: usize) -> PoolConfig {
+        PoolConfig {
+            max_size,
+            ..PoolConfig::default()
+        }
+    }
+
+    /// Settings for a pool of at most `max_size` objects (buffers, parsers): no health
+    /// checks, no lifetime, creations in parallel (they are cheap and local).
+    pub fn for_objects(max_size: usize) -> PoolConfig {
+        PoolConfig {
+            check_after_idle: None,
+            max_lifetime: None,
+            max_concurrent_creates: max_size.max(1),
+            ..PoolConfig::new(max_size)
+        }
+    }
+
+    /// Sets [`min_idle`](PoolConfig::min_idle).
+    #[must_use]
+    pub fn with_min_idle(mut self, min_idle: usize) -> PoolConfig {
+        self.min_idle = min_idle;
+        self
+    }
+
+    /// Sets [`max_waiters`](PoolConfig::max_waiters).
+    #[must_use]
+    pub fn with_max_waiters(mut self, max_waiters: usize) -> PoolConfig {
+        self.max_waiters = max_waiters;
+        self
+    }
+
+    /// Sets [`max_wait`](PoolConfig::max_wait).
+    #[must_use]
+    pub fn with_max_wait(mut self, max_wait: Option<Duration>) -> PoolConfig {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// Sets [`max_lifetime`](PoolConfig::max_lifetime).
+    #[must_use]
+    pub fn with_max_lifetime(mut self, max_lifetime: Option<Duration>) -> PoolConfig {
+        self.max_lifetime = max_lifetime;
+        self
+    }
+
+    /// Sets [`idle_timeout`](PoolConfig::idle_timeout).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, idle_timeout: Option<Duration>) -> PoolConfig {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets [`check_after_idle`](PoolConfig::check_after_idle).
+    #[must_use]
+    pub fn with_check_after_idle(mut self, check_after_idle: Option<Duration>) -> PoolConfig {
+        self.check_after_idle = check_after_idle;
+        self
+    }
+
+    /// Sets [`leak_threshold`](PoolConfig::leak_threshold).
+    #[must_use]
+    pub fn with_leak_threshold(mut self, leak_threshold: Option<Duration>) -> PoolConfig {
+        self.leak_threshold = leak_threshold;
+        self
+    }
+
+    /// Sets [`create_timeout`](PoolConfig::create_timeout) and
+    /// [`check_timeout`](PoolConfig::check_timeout).
+    #[must_use]
+    pub fn with_io_timeouts(mut self, create: Duration, check: Duration) -> PoolConfig {
+        self.create_timeout = create;
+        self.check_timeout = check;
+        self
     }
 }
 
@@ -177,7 +270,10 @@ impl core::error::Error for PoolError {}
 
 impl PoolConfig {
     /// Checks every setting; the first bad one is named in the error.
-    pub(super) fn check(&self) -> Result<(), PoolError> {
+    ///
+    /// # Errors
+    /// As [`Pool::new`](super::Pool::new).
+    pub fn validate(&self) -> Result<(), PoolError> {
         if self.max_size == 0 {
             return Err(PoolError::MaxSizeZero);
         }
@@ -193,6 +289,9 @@ impl PoolConfig {
             ("leak_threshold", self.leak_threshold),
             ("create_backoff.initial", Some(self.create_backoff.initial)),
             ("stats_window", Some(self.stats_window)),
+            ("max_wait", self.max_wait),
+            ("create_timeout", Some(self.create_timeout)),
+            ("check_timeout", Some(self.check_timeout)),
         ] {
             if d.is_some_and(|d| d.is_zero()) {
                 return Err(PoolError::ZeroDuration(name));

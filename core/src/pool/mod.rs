@@ -28,19 +28,20 @@ mod config;
 mod stats;
 mod types;
 
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 pub use config::{Backoff, PoolConfig, PoolError};
 pub use stats::PoolStats;
-pub use types::{
-    Cancelled, CloseCause, CreateFailure, Get, Health, PoolAction, Rejection, SlotId, WaiterId,
-};
+pub use types::{Cancelled, CloseCause, CreateFailure, Get, Health, PoolAction, SlotId};
+
+pub use crate::wait::{Rejection, WaiterId};
 
 use crate::Instant;
-use crate::limiter::slab::Slab;
 use crate::stats::Window;
+use crate::wait::WaitQueue;
+use crate::wait::slab::Slab;
 use config::Jitter;
 use stats::Counters;
 
@@ -67,17 +68,6 @@ struct Slot {
     expires_at: Instant,
     /// Checkouts so far.
     uses: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Waiter {
-    Queued {
-        enqueued: Instant,
-        deadline: Instant,
-    },
-    Granted {
-        slot: u64,
-    },
 }
 
 /// The connection-pool state machine. See the [module documentation](self).
@@ -128,12 +118,8 @@ pub struct Pool {
     creating: usize,
     checking: usize,
     in_use: usize,
-    waiters: Slab<Waiter>,
-    /// FIFO of waiter keys; keys no longer `Queued` are stale and skipped.
-    queue: VecDeque<u64>,
-    queued: usize,
-    /// `(deadline, key)` of every queued waiter with a finite deadline.
-    deadlines: BTreeSet<(Instant, u64)>,
+    /// Waiters; a granted one holds its slot's key until the slot is returned.
+    waiters: WaitQueue<u64>,
     actions: VecDeque<PoolAction>,
     now: Instant,
     failures_in_row: u32,
@@ -157,10 +143,11 @@ impl Pool {
     /// `max_size`, a zero timeout or lifetime, jitter not below the lifetime, an inverted
     /// backoff, zero concurrent creations, or a bad statistics window.
     pub fn new(config: PoolConfig, now: Instant) -> Result<Pool, PoolError> {
-        config.check()?;
+        config.validate()?;
         let wait =
             Window::new(config.stats_window, config.stats_slots).map_err(PoolError::Stats)?;
         let mut pool = Pool {
+            waiters: WaitQueue::new(config.max_waiters),
             jitter: Jitter::new(config.seed),
             config,
             slots: Slab::new(),
@@ -168,10 +155,6 @@ impl Pool {
             creating: 0,
             checking: 0,
             in_use: 0,
-            waiters: Slab::new(),
-            queue: VecDeque::new(),
-            queued: 0,
-            deadlines: BTreeSet::new(),
             actions: VecDeque::new(),
             now,
             failures_in_row: 0,
@@ -191,10 +174,10 @@ impl Pool {
     ///
     /// Served at once by the most recently returned idle connection if nobody waits ahead
     /// and it needs no health check. Otherwise the caller queues (FIFO) unless `deadline`
-    /// has passed ([`Rejection::NoSlot`]) or the queue is full ([`Rejection::QueueFull`]).
+    /// has passed ([`Rejection::WouldWait`]) or the queue is full ([`Rejection::QueueFull`]).
     pub fn get(&mut self, now: Instant, deadline: Instant) -> Get {
         let now = self.observe(now);
-        if self.queued == 0 {
+        if self.waiters.queued() == 0 {
             while let Some(&top) = self.idle.last() {
                 let Some(&Slot {
                     state: State::Idle { since },
@@ -218,26 +201,15 @@ impl Pool {
                 return Get::Ready(SlotId(top));
             }
         }
-        let rejection = if deadline <= now {
-            Rejection::NoSlot
-        } else if self.queued >= self.config.max_waiters {
-            Rejection::QueueFull
-        } else {
-            let key = self.waiters.insert(Waiter::Queued {
-                enqueued: now,
-                deadline,
-            });
-            self.queue.push_back(key);
-            self.queued += 1;
-            if deadline < Instant::MAX {
-                self.deadlines.insert((deadline, key));
+        let get = match self.waiters.enqueue(now, deadline) {
+            Ok(waiter) => Get::Queued(waiter),
+            Err(rejection) => {
+                self.counters.rejected += 1;
+                Get::Rejected(rejection)
             }
-            self.dispatch(now);
-            return Get::Queued(WaiterId(key));
         };
-        self.counters.rejected += 1;
         self.dispatch(now);
-        Get::Rejected(rejection)
+        get
     }
 
     /// Returns a slot handed out by [`get`](Pool::get) or a grant. A healthy connection
@@ -259,7 +231,7 @@ impl Pool {
         self.held
             .record(now, nanos(now.saturating_duration_since(since)));
         if let Some(w) = holder {
-            self.waiters.remove(w);
+            self.waiters.remove_granted(w);
         }
         match health {
             Health::Broken => self.close(slot.0, CloseCause::Broken),
@@ -282,22 +254,16 @@ impl Pool {
     /// undelivered grant; nothing changes then.
     pub fn cancel(&mut self, now: Instant, waiter: WaiterId) -> Result<Cancelled, PoolError> {
         let now = self.observe(now);
-        match self.waiters.get(waiter.0) {
-            Some(&Waiter::Queued { deadline, .. }) => {
-                self.waiters.remove(waiter.0);
-                self.deadlines.remove(&(deadline, waiter.0));
-                self.queued -= 1;
-                self.counters.cancelled += 1;
-                self.compact_queue();
-                Ok(Cancelled::Dequeued)
-            }
-            Some(&Waiter::Granted { slot }) => {
+        let cancelled = match self.waiters.cancel(waiter.0) {
+            Some(crate::wait::Cancelled::Dequeued) => Cancelled::Dequeued,
+            Some(crate::wait::Cancelled::Released(slot)) => {
                 self.release(now, SlotId(slot), Health::Healthy)?;
-                self.counters.cancelled += 1;
-                Ok(Cancelled::Returned(SlotId(slot)))
+                Cancelled::Released(SlotId(slot))
             }
-            None => Err(PoolError::UnknownWaiter(waiter)),
-        }
+            None => return Err(PoolError::UnknownWaiter(waiter)),
+        };
+        self.counters.cancelled += 1;
+        Ok(cancelled)
     }
 
     /// The connection for `slot` (asked for by [`PoolAction::Create`]) is open.
@@ -350,18 +316,11 @@ impl Pool {
         self.next_create_at = now.saturating_add(delay);
         self.last_failure = Some((now, failure));
         if failure == CreateFailure::Fatal {
-            while let Some(key) = self.queue.pop_front() {
-                if let Some(&Waiter::Queued { deadline, .. }) = self.waiters.get(key) {
-                    self.waiters.remove(key);
-                    self.deadlines.remove(&(deadline, key));
-                    self.queued -= 1;
-                    self.counters.failed += 1;
-                    self.actions.push_back(PoolAction::Failed {
-                        waiter: WaiterId(key),
-                        failure,
-                    });
-                }
-            }
+            let (counters, actions) = (&mut self.counters, &mut self.actions);
+            self.waiters.drain(|waiter| {
+                counters.failed += 1;
+                actions.push_back(PoolAction::Failed { waiter, failure });
+            });
         }
         self.dispatch(now);
         Ok(())
@@ -398,14 +357,10 @@ impl Pool {
     /// idle timeout, leak thresholds and the creation backoff. Harmless when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.observe(now);
-        while let Some(&(deadline, key)) = self.deadlines.first() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop_first();
-            self.time_out(key);
-        }
-        self.compact_queue();
+        let (counters, actions, last) = (&mut self.counters, &mut self.actions, self.last_failure);
+        self.waiters.expire(now, |w, enqueued| {
+            time_out(counters, actions, last, w, enqueued)
+        });
         let expired: Vec<u64> = self
             .idle
             .iter()
@@ -459,11 +414,25 @@ impl Pool {
     /// When [`handle_timeout`](Pool::handle_timeout) must next be called, or `None` if no
     /// timer is set. May be early (a spurious call is harmless), never late.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let waiter = self.deadlines.first().map(|&(d, _)| d);
+        let waiter = self.waiters.next_deadline();
         match (waiter, self.slot_timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The deadline of a get that starts waiting at `now`: `now` +
+    /// [`max_wait`](PoolConfig::max_wait), or [`Instant::MAX`] without one.
+    #[inline]
+    pub fn deadline(&self, now: Instant) -> Instant {
+        self.config
+            .max_wait
+            .map_or(Instant::MAX, |d| now.saturating_add(d))
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
     }
 
     /// Connections idle now.
@@ -483,7 +452,7 @@ impl Pool {
 
     /// Waiters queued now.
     pub fn waiting(&self) -> usize {
-        self.queued
+        self.waiters.queued()
     }
 
     /// Statistics as of `now`.
@@ -497,7 +466,8 @@ impl Pool {
             in_use: self.in_use,
             creating: self.creating,
             checking: self.checking,
-            waiting: self.queued,
+            waiting: self.waiters.queued(),
+            max_waiters: self.waiters.max_waiters(),
             gets_direct: c.gets_direct,
             gets_waited: c.gets_waited,
             rejected: c.rejected,
@@ -616,7 +586,15 @@ impl Pool {
     /// Serves queued waiters from idle slots (checking stale ones first), then starts the
     /// creations the waiters and `min_idle` need.
     fn dispatch(&mut self, now: Instant) {
-        while let Some(head) = self.front_waiter(now) {
+        loop {
+            let (counters, actions, last) =
+                (&mut self.counters, &mut self.actions, self.last_failure);
+            let head = self.waiters.head(now, |w, enqueued| {
+                time_out(counters, actions, last, w, enqueued)
+            });
+            if head.is_none() {
+                break;
+            }
             let Some(&top) = self.idle.last() else {
                 break;
             };
@@ -633,7 +611,7 @@ impl Pool {
                 continue;
             }
             if self.needs_check(since, now) {
-                if self.checking >= self.queued {
+                if self.checking >= self.waiters.queued() {
                     break; // every waiter already has a check in progress
                 }
                 self.leave_state(top);
@@ -646,60 +624,19 @@ impl Pool {
                 continue;
             }
             self.leave_state(top);
-            self.queue.pop_front();
-            self.queued -= 1;
-            if let Some(w) = self.waiters.get_mut(head) {
-                if let Waiter::Queued { enqueued, deadline } = *w {
-                    self.deadlines.remove(&(deadline, head));
-                    self.wait
-                        .record(now, nanos(now.saturating_duration_since(enqueued)));
-                }
-                *w = Waiter::Granted { slot: top };
-            }
+            let Some((waiter, enqueued)) = self.waiters.grant_head(top) else {
+                break;
+            };
+            self.wait
+                .record(now, nanos(now.saturating_duration_since(enqueued)));
             self.counters.gets_waited += 1;
-            self.checkout(now, top, Some(head));
+            self.checkout(now, top, Some(waiter.as_u64()));
             self.actions.push_back(PoolAction::Grant {
-                waiter: WaiterId(head),
+                waiter,
                 slot: SlotId(top),
             });
         }
         self.maybe_create(now);
-    }
-
-    /// The live head of the queue; stale keys are dropped and expired heads time out.
-    fn front_waiter(&mut self, now: Instant) -> Option<u64> {
-        while let Some(&key) = self.queue.front() {
-            match self.waiters.get(key) {
-                Some(&Waiter::Queued { deadline, .. }) if deadline <= now => {
-                    self.deadlines.remove(&(deadline, key));
-                    self.time_out(key);
-                    self.queue.pop_front();
-                }
-                Some(Waiter::Queued { .. }) => return Some(key),
-                _ => {
-                    self.queue.pop_front();
-                }
-            }
-        }
-        None
-    }
-
-    /// Times out waiter `key` if still queued (its deadline entry is already gone).
-    fn time_out(&mut self, key: u64) {
-        let Some(&Waiter::Queued { enqueued, .. }) = self.waiters.get(key) else {
-            return;
-        };
-        self.waiters.remove(key);
-        self.queued -= 1;
-        self.counters.timed_out += 1;
-        let last_failure = self
-            .last_failure
-            .filter(|&(at, _)| at >= enqueued)
-            .map(|(_, f)| f);
-        self.actions.push_back(PoolAction::TimedOut {
-            waiter: WaiterId(key),
-            last_failure,
-        });
     }
 
     /// Starts creations while waiters outnumber the connections on their way (or idle is
@@ -725,7 +662,7 @@ impl Pool {
         if self.creating >= c.max_concurrent_creates || self.slots.len() >= c.max_size {
             return false;
         }
-        let for_waiters = self.queued > self.creating + self.checking;
+        let for_waiters = self.waiters.queued() > self.creating + self.checking;
         let for_idle = self.idle.len() + self.creating < c.min_idle;
         for_waiters || for_idle
     }
@@ -764,21 +701,32 @@ impl Pool {
         }
         at
     }
+}
 
-    /// Drops stale keys once they outnumber live waiters, so the queue stays O(waiters).
-    fn compact_queue(&mut self) {
-        if self.queue.len() > 2 * self.queued + 32 {
-            let waiters = &self.waiters;
-            self.queue
-                .retain(|&k| matches!(waiters.get(k), Some(Waiter::Queued { .. })));
-        }
-    }
+/// Counts and reports waiter `waiter` (queued at `enqueued`) whose deadline passed, with
+/// the latest creation failure since it queued: why it waited in vain.
+fn time_out(
+    counters: &mut Counters,
+    actions: &mut VecDeque<PoolAction>,
+    last_failure: Option<(Instant, CreateFailure)>,
+    waiter: WaiterId,
+    enqueued: Instant,
+) {
+    counters.timed_out += 1;
+    let last_failure = last_failure
+        .filter(|&(at, _)| at >= enqueued)
+        .map(|(_, f)| f);
+    actions.push_back(PoolAction::TimedOut {
+        waiter,
+        last_failure,
+    });
 }
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+#[cfg(any(test, feature = "validate"))]
 mod validate;
 
 #[cfg(test)]

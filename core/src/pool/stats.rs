@@ -25,6 +25,8 @@ pub struct PoolStats {
     pub checking: usize,
     /// Waiters queued now.
     pub waiting: usize,
+    /// The queue's bound.
+    pub max_waiters: usize,
     /// Gets served at once from an idle connection.
     pub gets_direct: u64,
     /// Gets served after waiting.

@@ -388,7 +388,7 @@ fn cancelling_never_leaks_a_slot() {
     let slot = created(&mut p, ms(2));
     assert_eq!(actions(&mut p), [PoolAction::Grant { waiter: b, slot }]);
     // b's future was dropped before the grant was delivered.
-    assert_eq!(p.cancel(ms(3), b), Ok(Cancelled::Returned(slot)));
+    assert_eq!(p.cancel(ms(3), b), Ok(Cancelled::Released(slot)));
     assert_eq!((p.in_use(), p.idle()), (0, 1));
     assert_eq!(
         p.release(ms(4), slot, Health::Healthy),

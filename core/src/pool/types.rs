@@ -2,6 +2,8 @@
 
 use core::time::Duration;
 
+use crate::wait::{Rejection, WaiterId};
+
 #[cfg(doc)]
 use super::Pool;
 
@@ -9,19 +11,8 @@ use super::Pool;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SlotId(pub(super) u64);
 
-/// A queued [`Pool::get`] caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WaiterId(pub(super) u64);
-
 impl SlotId {
     /// The id as a number, unique among live slots (for host-side maps).
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl WaiterId {
-    /// The id as a number, unique among live waiters (for host-side maps).
     pub fn as_u64(self) -> u64 {
         self.0
     }
@@ -75,26 +66,9 @@ pub enum Get {
     Rejected(Rejection),
 }
 
-/// Why a get was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// The wait queue is full.
-    QueueFull,
-    /// No usable idle connection and the caller would not wait (its deadline had passed).
-    NoSlot,
-}
-
-/// What [`Pool::cancel`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Cancelled {
-    /// The waiter was still queued; it left the queue.
-    Dequeued,
-    /// The waiter had been granted this slot, which the host had not delivered; the slot
-    /// was returned as healthy.
-    Returned(SlotId),
-}
+/// What [`Pool::cancel`] did: [`Cancelled::Released`](crate::wait::Cancelled::Released)
+/// names the undelivered slot, returned as healthy.
+pub type Cancelled = crate::wait::Cancelled<SlotId>;
 
 /// Work for the host; drained with [`Pool::poll_action`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

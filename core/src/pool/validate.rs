@@ -1,14 +1,17 @@
 //! The pool's invariants, checked by tests after every step.
 
-use super::{Pool, State, Waiter};
+use super::{Pool, State};
 use crate::Instant;
+use crate::wait::Entry;
 
 impl Pool {
-    /// Checks every invariant; panics naming the broken one. Test support, not API.
+    /// Checks every invariant; panics naming the broken one. Test support (the `validate`
+    /// feature), not API.
     #[doc(hidden)]
     pub fn validate(&self) {
         self.slots.validate();
         self.waiters.validate();
+        let queued = self.waiters.queued();
         let c = &self.config;
         let (mut creating, mut checking, mut in_use, mut idle) = (0, 0, 0, 0);
         for (key, slot) in self.slots.iter() {
@@ -32,7 +35,7 @@ impl Pool {
                     if let Some(w) = holder {
                         assert_eq!(
                             self.waiters.get(w),
-                            Some(&Waiter::Granted { slot: key }),
+                            Some(&Entry::Granted(key)),
                             "slot {key} and its holder disagree"
                         );
                     }
@@ -56,42 +59,18 @@ impl Pool {
             assert!(since >= last, "idle list out of order");
             last = since;
         }
-        let mut queued = 0;
         for (key, waiter) in self.waiters.iter() {
-            match *waiter {
-                Waiter::Queued { deadline, .. } => {
-                    queued += 1;
-                    assert_eq!(
-                        self.deadlines.contains(&(deadline, key)),
-                        deadline < Instant::MAX,
-                        "waiter {key} missing from the deadline index"
-                    );
-                    assert_eq!(
-                        self.queue.iter().filter(|&&k| k == key).count(),
-                        1,
-                        "waiter {key} not queued exactly once"
-                    );
-                }
-                Waiter::Granted { slot } => {
-                    assert!(
-                        matches!(
-                            self.slots.get(slot).map(|s| s.state),
-                            Some(State::InUse { holder: Some(h), .. }) if h == key
-                        ),
-                        "waiter {key} holds slot {slot}, which does not name it"
-                    );
-                }
+            if let Entry::Granted(slot) = *waiter {
+                assert!(
+                    matches!(
+                        self.slots.get(slot).map(|s| s.state),
+                        Some(State::InUse { holder: Some(h), .. }) if h == key
+                    ),
+                    "waiter {key} holds slot {slot}, which does not name it"
+                );
             }
         }
-        assert_eq!(queued, self.queued, "waiters not conserved");
-        assert_eq!(self.deadlines.len(), {
-            self.waiters
-                .iter()
-                .filter(|(_, w)| matches!(w, Waiter::Queued { deadline, .. } if *deadline < Instant::MAX))
-                .count()
-        });
-        assert!(self.queued <= c.max_waiters, "queue above its bound");
-        if self.queued > 0
+        if queued > 0
             && let Some(&top) = self.idle.last()
         {
             let Some(slot) = self.slots.get(top).copied() else {
@@ -105,7 +84,7 @@ impl Pool {
                 "expired idle slot beside a waiter"
             );
             assert!(
-                self.needs_check(since, self.now) && self.checking >= self.queued,
+                self.needs_check(since, self.now) && self.checking >= queued,
                 "a waiter waits beside a usable idle connection"
             );
         }

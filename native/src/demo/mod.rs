@@ -201,17 +201,16 @@ impl Backend {
             LimiterKind::Aimd => Algorithm::Aimd(AimdConfig::default()),
             LimiterKind::Gradient => Algorithm::Gradient(GradientConfig::default()),
         };
-        let mut limiter_config = LimiterConfig::with_algorithm(algorithm);
         // Room for a login storm of every client at once; beyond it, ERR busy (backpressure).
-        limiter_config.limiter.max_queue = (config.clients as usize * 2).max(64);
+        let limiter_config =
+            LimiterConfig::new(algorithm).with_max_waiters((config.clients as usize * 2).max(64));
         let limiter = Limiter::new(limiter_config).map_err(|e| DemoError::Setup(e.to_string()))?;
         // Profiles change rarely; a TTL bounds how stale a renamed user can look.
         let cache_config =
             CacheConfig::new(config.cache_size).with_default_ttl(Duration::from_secs(300));
         let cache =
             Cache::new(cache_config).map_err(|e| DemoError::Setup(format!("cache: {e}")))?;
-        let mut pool_config = PoolConfig::with_max_size(config.pool_size);
-        pool_config.pool.min_idle = 1.min(config.pool_size);
+        let pool_config = PoolConfig::new(config.pool_size).with_min_idle(1.min(config.pool_size));
         let pool = Pool::new(SqliteManager::new(db_path), pool_config)
             .map_err(|e| DemoError::Setup(format!("pool: {e}")))?;
         Ok(Backend {

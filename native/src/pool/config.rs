@@ -1,4 +1,5 @@
-//! Settings and errors of a [`Pool`](super::Pool).
+//! Errors of a [`Pool`](super::Pool) (its settings are core's
+//! [`PoolConfig`](super::PoolConfig)).
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,59 +10,13 @@ use perfopt_core::pool as core;
 #[cfg(doc)]
 use super::{Manager, Pool};
 
-/// Settings of a [`Pool`].
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct PoolConfig {
-    /// The core settings: sizes, lifetimes, idle timeout, health-check age, leak threshold,
-    /// queue bound, creation backoff.
-    pub pool: core::PoolConfig,
-    /// How long [`Pool::get`] waits for a connection; `None`: as long as it takes (the
-    /// queue is still bounded). Default 5 s.
-    pub wait_timeout: Option<Duration>,
-    /// Longest [`Manager::create`]; a slower one counts as a transient failure. Default 5 s.
-    pub create_timeout: Duration,
-    /// Longest [`Manager::check`]; a slower one closes the connection. Default 1 s.
-    pub check_timeout: Duration,
-}
-
-impl Default for PoolConfig {
-    fn default() -> Self {
-        PoolConfig {
-            pool: core::PoolConfig::default(),
-            wait_timeout: Some(Duration::from_secs(5)),
-            create_timeout: Duration::from_secs(5),
-            check_timeout: Duration::from_secs(1),
-        }
-    }
-}
-
-impl PoolConfig {
-    /// The default settings with at most `max_size` connections.
-    pub fn with_max_size(max_size: usize) -> PoolConfig {
-        let mut config = PoolConfig::default();
-        config.pool.max_size = max_size;
-        config
-    }
-
-    /// Settings for an object pool of at most `max_size` objects: no health checks, no
-    /// lifetime, creations in parallel (they are cheap and local).
-    pub fn for_objects(max_size: usize) -> PoolConfig {
-        let mut config = PoolConfig::with_max_size(max_size);
-        config.pool.check_after_idle = None;
-        config.pool.max_lifetime = None;
-        config.pool.max_concurrent_creates = max_size.max(1);
-        config
-    }
-}
-
 /// Why [`Manager::create`] produced no connection.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CreateError<E> {
     /// The manager's error.
     Manager(E),
-    /// It took longer than [`PoolConfig::create_timeout`].
+    /// It took longer than [`PoolConfig::create_timeout`](super::PoolConfig::create_timeout).
     TimedOut(Duration),
 }
 
@@ -87,7 +42,7 @@ impl<E: std::error::Error + 'static> std::error::Error for CreateError<E> {
 /// manager's error.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error<E> {
+pub enum GetError<E> {
     /// A setting is invalid; the core error names it (`max_size`, `min_idle`, a zero
     /// timeout…).
     Config(core::PoolError),
@@ -99,12 +54,12 @@ pub enum Error<E> {
         target: Arc<str>,
     },
     /// No idle connection now, and the call would not wait ([`Pool::try_get`]).
-    NoIdle {
+    WouldWait {
         /// What the pool connects to.
         target: Arc<str>,
     },
     /// No connection within the wait deadline.
-    Timeout {
+    TimedOut {
         /// What the pool connects to.
         target: Arc<str>,
         /// How long the caller waited.
@@ -122,19 +77,19 @@ pub enum Error<E> {
     },
 }
 
-impl<E: fmt::Display> fmt::Display for Error<E> {
+impl<E: fmt::Display> fmt::Display for GetError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config(e) => write!(f, "invalid pool setting: {e}"),
-            Error::NoRuntime => f.write_str("a pool must be built inside a tokio runtime"),
-            Error::QueueFull { target } => {
+            GetError::Config(e) => write!(f, "invalid pool setting: {e}"),
+            GetError::NoRuntime => f.write_str("a pool must be built inside a tokio runtime"),
+            GetError::QueueFull { target } => {
                 write!(
                     f,
                     "no connection to {target}: the pool's wait queue is full"
                 )
             }
-            Error::NoIdle { target } => write!(f, "no idle connection to {target}"),
-            Error::Timeout {
+            GetError::WouldWait { target } => write!(f, "no idle connection to {target}"),
+            GetError::TimedOut {
                 target,
                 waited,
                 last_error: Some(e),
@@ -142,7 +97,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
                 f,
                 "no connection to {target} within {waited:?}; last attempt failed: {e}"
             ),
-            Error::Timeout {
+            GetError::TimedOut {
                 target,
                 waited,
                 last_error: None,
@@ -150,22 +105,22 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
                 f,
                 "no connection to {target} within {waited:?}: all connections in use"
             ),
-            Error::Create { target, error } => {
+            GetError::Create { target, error } => {
                 write!(f, "cannot connect to {target}: {error}")
             }
         }
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+impl<E: std::error::Error + 'static> std::error::Error for GetError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Config(e) => Some(e),
-            Error::Timeout {
+            GetError::Config(e) => Some(e),
+            GetError::TimedOut {
                 last_error: Some(e),
                 ..
             }
-            | Error::Create { error: e, .. } => Some(&**e),
+            | GetError::Create { error: e, .. } => Some(&**e),
             _ => None,
         }
     }

@@ -4,14 +4,14 @@
 //! address), [`SqliteManager`] (a SQLite file through rusqlite's bundled SQLite), or
 //! [`ObjectManager`] (reusable objects such as buffers: the seed's memory pool). A caller that
 //! finds no idle connection waits in a FIFO queue until one is returned, created or checked,
-//! or until its wait deadline, when it gets a typed [`Error`] naming the target and the last
-//! connection error. The [`Pooled`] guard returns the connection when dropped (closed instead
+//! or until its wait deadline, when it gets a typed [`GetError`] naming the target and the
+//! last connection error. The [`Pooled`] guard returns the connection when dropped (closed instead
 //! if marked broken).
 //!
 //! This module holds no policy: when to create, check, hand out, close or give up is the
-//! core machine's decision. The driver is a `Mutex` around the machine and a map of the
-//! idle connections, a waker per queued caller, spawned tasks for the I/O the machine asks
-//! for (`Create`, `Check`), and one timer task driven by `poll_timeout`. It does not retry
+//! core machine's decision. The host is a `Mutex` around the machine and a map of the
+//! idle connections, driven through [`crate::driver`] (the queued caller's future, the timer
+//! task), plus spawned tasks for the I/O the machine asks for (`Create`, `Check`). It does not retry
 //! a failed query, balance between hosts or resize itself.
 //!
 //! # Cancellation
@@ -40,7 +40,6 @@
 //! ```
 
 mod config;
-pub(crate) mod driver;
 mod guard;
 mod object;
 #[cfg(feature = "sqlite")]
@@ -49,19 +48,19 @@ mod sqlite;
 mod tcp;
 
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use perfopt_core::Instant;
-use perfopt_core::pool::{self as core, Get, PoolAction, SlotId, WaiterId};
+use perfopt_core::pool::{self as core, Get, PoolAction, SlotId};
+use perfopt_core::wait::{Rejection, WaiterId};
 use tokio::runtime::Handle;
 
-pub use config::{CreateError, Error, PoolConfig};
+pub use config::{CreateError, GetError};
 pub use guard::Pooled;
 pub use object::ObjectManager;
-pub use perfopt_core::pool::{Backoff, CloseCause, CreateFailure, Health, PoolStats};
+pub use perfopt_core::pool::{Backoff, CloseCause, CreateFailure, Health, PoolConfig, PoolStats};
 /// The rusqlite crate `SqliteManager` hands out connections of (feature `sqlite`), so a
 /// service uses the same version perfopt links.
 #[cfg(feature = "sqlite")]
@@ -72,7 +71,7 @@ pub use sqlite::{SqliteConnection, SqliteError, SqliteManager};
 pub use tcp::TcpManager;
 
 use crate::clock;
-use driver::{IdMap, Timed, Timer, WakeList, arm, lock};
+use crate::driver::{self, Host, IdMap, Timed, Timer, Wait, WakeList, arm, lock};
 
 /// Makes and checks the connections of a [`Pool`].
 ///
@@ -98,7 +97,7 @@ pub trait Manager: Send + Sync + 'static {
 
     /// Whether a creation error is worth retrying soon ([`CreateFailure::Transient`]: the
     /// waiters keep waiting) or not ([`CreateFailure::Fatal`]: every waiter fails at once
-    /// with [`Error::Create`]). Default: transient.
+    /// with [`GetError::Create`]). Default: transient.
     fn classify(&self, error: &Self::Error) -> CreateFailure {
         let _ = error;
         CreateFailure::Transient
@@ -147,7 +146,6 @@ impl<M: Manager> fmt::Debug for Pool<M> {
 struct Shared<M: Manager> {
     manager: M,
     target: Arc<str>,
-    wait_timeout: Option<Duration>,
     create_timeout: Duration,
     check_timeout: Duration,
     runtime: Handle,
@@ -160,15 +158,14 @@ struct State<M: Manager> {
     /// The connection of every idle slot.
     conns: IdleConns<M::Connection>,
     /// One entry per queued caller, until its future has taken the outcome.
-    waiters: IdMap<Wait<M>>,
+    waiters: IdMap<Wait<Settled<M>>>,
     last_error: Option<Arc<CreateError<M::Error>>>,
     /// The deadline the timer task sleeps until.
     armed: Option<Instant>,
 }
 
-/// A queued caller's side of the queue.
-enum Wait<M: Manager> {
-    Waiting(Option<Waker>),
+/// How the machine settled a queued caller.
+enum Settled<M: Manager> {
     Granted(SlotId, M::Connection),
     TimedOut(Option<Arc<CreateError<M::Error>>>),
     Failed(Arc<CreateError<M::Error>>),
@@ -199,6 +196,7 @@ impl<C> IdleConns<C> {
         Some(self.entries.remove(i).1)
     }
 
+    #[cfg(any(test, feature = "validate"))]
     fn len(&self) -> usize {
         self.entries.len()
     }
@@ -222,27 +220,20 @@ impl<M: Manager> Pool<M> {
     /// `min_idle` connections at once. Must be called inside a tokio runtime.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the first invalid setting (`max_size` zero, `min_idle` above
-    /// `max_size`, a zero timeout or lifetime…); [`Error::NoRuntime`] outside a runtime.
-    pub fn new(manager: M, config: PoolConfig) -> Result<Pool<M>, Error<M::Error>> {
-        for (name, d) in [
-            ("wait_timeout", config.wait_timeout),
-            ("create_timeout", Some(config.create_timeout)),
-            ("check_timeout", Some(config.check_timeout)),
-        ] {
-            if d.is_some_and(|d| d.is_zero()) {
-                return Err(Error::Config(core::PoolError::ZeroDuration(name)));
-            }
-        }
-        let runtime = Handle::try_current().map_err(|_| Error::NoRuntime)?;
+    /// [`GetError::Config`] naming the first invalid setting (`max_size` zero, `min_idle`
+    /// above `max_size`, a zero timeout or lifetime…); [`GetError::NoRuntime`] outside a
+    /// runtime.
+    pub fn new(manager: M, config: PoolConfig) -> Result<Pool<M>, GetError<M::Error>> {
+        config.validate().map_err(GetError::Config)?;
+        let runtime = Handle::try_current().map_err(|_| GetError::NoRuntime)?;
         let now = clock::now();
-        let machine = core::Pool::new(config.pool, now).map_err(Error::Config)?;
+        let (create_timeout, check_timeout) = (config.create_timeout, config.check_timeout);
+        let machine = core::Pool::new(config, now).map_err(GetError::Config)?;
         let shared = Arc::new(Shared {
             target: Arc::from(manager.target()),
             manager,
-            wait_timeout: config.wait_timeout,
-            create_timeout: config.create_timeout,
-            check_timeout: config.check_timeout,
+            create_timeout,
+            check_timeout,
             runtime,
             timer: Timer::new(),
             state: Mutex::new(State {
@@ -264,66 +255,53 @@ impl<M: Manager> Pool<M> {
         Ok(Pool { shared })
     }
 
-    /// A connection, waiting up to [`PoolConfig::wait_timeout`] for one.
+    /// A connection, waiting up to [`PoolConfig::max_wait`] for one.
     ///
     /// # Errors
-    /// [`Error::Timeout`] (naming the target and the last connection error),
-    /// [`Error::Create`] (a fatal creation failure), [`Error::QueueFull`].
+    /// [`GetError::TimedOut`] (naming the target and the last connection error),
+    /// [`GetError::Create`] (a fatal creation failure), [`GetError::QueueFull`].
     ///
     /// # Example
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::time::Duration;
-    /// use perfopt::pool::{Error, Pool, PoolConfig, TcpManager};
+    /// use perfopt::pool::{GetError, Pool, PoolConfig, TcpManager};
     ///
-    /// let mut config = PoolConfig::with_max_size(2);
-    /// config.wait_timeout = Some(Duration::from_millis(200));
+    /// let config = PoolConfig::new(2).with_max_wait(Some(Duration::from_millis(200)));
     /// // Nothing listens on port 1: the get fails within its deadline, naming the address.
     /// let pool = Pool::new(TcpManager::new("127.0.0.1:1"), config).unwrap();
     /// let err = pool.get().await.unwrap_err();
-    /// assert!(matches!(err, Error::Timeout { .. }));
+    /// assert!(matches!(err, GetError::TimedOut { .. }));
     /// assert!(err.to_string().contains("tcp://127.0.0.1:1"), "{err}");
     /// # }
     /// ```
-    pub async fn get(&self) -> Result<Pooled<'_, M>, Error<M::Error>> {
-        let now = clock::now();
-        let deadline = self
-            .shared
-            .wait_timeout
-            .map_or(Instant::MAX, |d| now.saturating_add(d));
-        self.get_until(now, deadline).await
+    pub async fn get(&self) -> Result<Pooled<'_, M>, GetError<M::Error>> {
+        self.get_until(None).await
     }
 
     /// A connection, waiting up to `timeout` (instead of the configured wait timeout).
     ///
     /// # Errors
-    /// As [`get`](Pool::get), and [`Error::Config`] for a zero `timeout`.
-    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<'_, M>, Error<M::Error>> {
+    /// As [`get`](Pool::get), and [`GetError::Config`] for a zero `timeout`.
+    pub async fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Pooled<'_, M>, GetError<M::Error>> {
         if timeout.is_zero() {
-            return Err(Error::Config(core::PoolError::ZeroDuration("timeout")));
+            return Err(GetError::Config(core::PoolError::ZeroDuration("timeout")));
         }
-        let now = clock::now();
-        self.get_until(now, now.saturating_add(timeout)).await
+        self.get_until(Some(timeout)).await
     }
 
     /// An idle connection if one is ready now; never waits (and never checks one first).
     ///
     /// # Errors
-    /// [`Error::NoIdle`].
-    pub fn try_get(&self) -> Result<Pooled<'_, M>, Error<M::Error>> {
-        let now = clock::now();
-        match self.start(now, Instant::ZERO)? {
-            Started::Ready(guard) => Ok(guard),
-            Started::Queued(waiter) => {
-                // A passed deadline never queues; should it, leave the queue at once.
-                drop(Queued {
-                    shared: &self.shared,
-                    waiter,
-                    enqueued: now,
-                    done: false,
-                });
-                Err(self.no_idle())
-            }
+    /// [`GetError::WouldWait`].
+    pub fn try_get(&self) -> Result<Pooled<'_, M>, GetError<M::Error>> {
+        match self.start(clock::now(), |_| Instant::ZERO)? {
+            Started::Ready(slot, conn) => Ok(Pooled::new(&self.shared, slot, conn)),
+            // A passed deadline never queues.
+            Started::Queued(..) => unreachable!("a get that would not wait was queued"),
         }
     }
 
@@ -365,7 +343,9 @@ impl<M: Manager> Pool<M> {
 
     /// Checks the core machine's invariants and that the host holds exactly one connection
     /// per idle slot and one entry per queued caller; panics naming a broken one. Test
-    /// support, not API; call it when no creation or check is in progress.
+    /// support (the `validate` feature), not API; call it when no creation or check is in
+    /// progress.
+    #[cfg(any(test, feature = "validate"))]
     #[doc(hidden)]
     pub fn validate(&self) {
         let state = lock(&self.shared.state);
@@ -375,50 +355,61 @@ impl<M: Manager> Pool<M> {
             state.machine.idle(),
             "host connections != idle slots"
         );
-        let waiting = state
-            .waiters
-            .values()
-            .filter(|w| matches!(w, Wait::Waiting(_)))
-            .count();
-        assert_eq!(waiting, state.machine.waiting(), "host waiters != queued");
+        assert_eq!(
+            driver::waiting(&state.waiters),
+            state.machine.waiting(),
+            "host waiters != queued"
+        );
     }
 
-    fn no_idle(&self) -> Error<M::Error> {
-        Error::NoIdle {
-            target: Arc::clone(&self.shared.target),
+    /// A get waiting up to `timeout` (`None`: `max_wait`).
+    async fn get_until(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<Pooled<'_, M>, GetError<M::Error>> {
+        let now = clock::now();
+        let deadline = |max_wait| timeout.map_or(max_wait, |t| now.saturating_add(t));
+        let waiter = match self.start(now, deadline)? {
+            Started::Ready(slot, conn) => return Ok(Pooled::new(&self.shared, slot, conn)),
+            Started::Queued(waiter) => waiter,
+        };
+        let target = || Arc::clone(&self.shared.target);
+        let waited = || clock::now().saturating_duration_since(now);
+        match driver::wait(&self.shared, waiter).await {
+            Some(Settled::Granted(slot, conn)) => Ok(Pooled::new(&self.shared, slot, conn)),
+            Some(Settled::Failed(error)) => Err(GetError::Create {
+                target: target(),
+                error,
+            }),
+            Some(Settled::TimedOut(last_error)) => Err(GetError::TimedOut {
+                target: target(),
+                waited: waited(),
+                last_error,
+            }),
+            None => Err(GetError::TimedOut {
+                target: target(),
+                waited: waited(),
+                last_error: None,
+            }),
         }
     }
 
-    async fn get_until(
+    /// The locked first step of a get: served, queued, or refused. `deadline` maps the
+    /// `max_wait` deadline to the get's.
+    fn start(
         &self,
         now: Instant,
-        deadline: Instant,
-    ) -> Result<Pooled<'_, M>, Error<M::Error>> {
-        let waiter = match self.start(now, deadline)? {
-            Started::Ready(guard) => return Ok(guard),
-            Started::Queued(waiter) => waiter,
-        };
-        let mut wait = Queued {
-            shared: &self.shared,
-            waiter,
-            enqueued: now,
-            done: false,
-        };
-        poll_fn(|cx| wait.poll(cx)).await
-    }
-
-    /// The locked first step of a get: served, queued, or refused.
-    fn start(&self, now: Instant, deadline: Instant) -> Result<Started<'_, M>, Error<M::Error>> {
+        deadline: impl FnOnce(Instant) -> Instant,
+    ) -> Result<Started<M>, GetError<M::Error>> {
         let shared = &self.shared;
         let mut fx = Effects::new();
         let result = {
             let mut state = lock(&shared.state);
+            let deadline = deadline(state.machine.deadline(now));
             let result = loop {
                 match state.machine.get(now, deadline) {
                     Get::Ready(slot) => match state.conns.remove(slot) {
-                        Some(conn) => {
-                            break Ok(Started::Ready(Pooled::new(shared, slot, conn)));
-                        }
+                        Some(conn) => break Ok(Started::Ready(slot, conn)),
                         // An idle slot always has its connection; should that ever fail,
                         // close the slot and ask again rather than hand out nothing.
                         None => {
@@ -429,12 +420,16 @@ impl<M: Manager> Pool<M> {
                         state.waiters.insert(waiter.as_u64(), Wait::Waiting(None));
                         break Ok(Started::Queued(waiter));
                     }
-                    Get::Rejected(core::Rejection::QueueFull) => {
-                        break Err(Error::QueueFull {
+                    Get::Rejected(Rejection::QueueFull) => {
+                        break Err(GetError::QueueFull {
                             target: Arc::clone(&shared.target),
                         });
                     }
-                    _ => break Err(self.no_idle()),
+                    _ => {
+                        break Err(GetError::WouldWait {
+                            target: Arc::clone(&shared.target),
+                        });
+                    }
                 }
             };
             shared.settle(&mut state, now, &mut fx);
@@ -445,8 +440,8 @@ impl<M: Manager> Pool<M> {
     }
 }
 
-enum Started<'a, M: Manager> {
-    Ready(Pooled<'a, M>),
+enum Started<M: Manager> {
+    Ready(SlotId, M::Connection),
     Queued(WaiterId),
 }
 
@@ -468,57 +463,48 @@ impl<M: Manager> Shared<M> {
                     }
                     tracing::debug!(target: "perfopt::pool", pool = %self.target, ?cause, "connection closed");
                 }
-                PoolAction::Grant { waiter, slot } => {
-                    let conn = state.conns.remove(slot);
-                    let entry = state.waiters.get_mut(&waiter.as_u64());
-                    match (conn, entry) {
-                        (Some(conn), Some(entry @ Wait::Waiting(_))) => {
-                            if let Wait::Waiting(w) =
-                                std::mem::replace(entry, Wait::Granted(slot, conn))
-                            {
-                                fx.wake.push(w);
-                            }
-                        }
+                PoolAction::Grant { waiter, slot } => match state.conns.remove(slot) {
+                    Some(conn) => {
+                        let granted = Settled::Granted(slot, conn);
                         // The caller is gone (cannot happen: a dropped caller cancels under
                         // this lock): hand the connection back so it is not leaked.
-                        (Some(conn), _) => {
+                        if let Err(Settled::Granted(slot, conn)) =
+                            driver::deliver(&mut state.waiters, waiter, granted, &mut fx.wake)
+                        {
                             state.conns.insert(slot, conn);
                             let _ = state.machine.cancel(now, waiter);
                         }
-                        // An idle slot always has its connection; should that ever fail,
-                        // close the slot; the caller's wait then ends at its deadline.
-                        (None, _) => {
-                            let _ = state.machine.release(now, slot, Health::Broken);
-                            if let Some(entry) = state.waiters.get_mut(&waiter.as_u64())
-                                && let Wait::Waiting(w) =
-                                    std::mem::replace(entry, Wait::TimedOut(None))
-                            {
-                                fx.wake.push(w);
-                            }
-                        }
                     }
-                }
+                    // An idle slot always has its connection; should that ever fail, close
+                    // the slot and end the caller's wait.
+                    None => {
+                        let _ = state.machine.release(now, slot, Health::Broken);
+                        let _ = driver::deliver(
+                            &mut state.waiters,
+                            waiter,
+                            Settled::TimedOut(None),
+                            &mut fx.wake,
+                        );
+                    }
+                },
                 PoolAction::TimedOut {
                     waiter,
                     last_failure,
                 } => {
                     let last = last_failure.and(state.last_error.clone());
-                    if let Some(entry) = state.waiters.get_mut(&waiter.as_u64())
-                        && let Wait::Waiting(w) = std::mem::replace(entry, Wait::TimedOut(last))
-                    {
-                        fx.wake.push(w);
-                    }
+                    let _ = driver::deliver(
+                        &mut state.waiters,
+                        waiter,
+                        Settled::TimedOut(last),
+                        &mut fx.wake,
+                    );
                 }
                 PoolAction::Failed { waiter, .. } => {
                     let outcome = match state.last_error.clone() {
-                        Some(error) => Wait::Failed(error),
-                        None => Wait::TimedOut(None),
+                        Some(error) => Settled::Failed(error),
+                        None => Settled::TimedOut(None),
                     };
-                    if let Some(entry) = state.waiters.get_mut(&waiter.as_u64())
-                        && let Wait::Waiting(w) = std::mem::replace(entry, outcome)
-                    {
-                        fx.wake.push(w);
-                    }
+                    let _ = driver::deliver(&mut state.waiters, waiter, outcome, &mut fx.wake);
                 }
                 PoolAction::LeakSuspected { slot, held_for } => {
                     tracing::warn!(
@@ -682,69 +668,48 @@ impl<M: Manager> Effects<M> {
     }
 }
 
-/// A queued caller; dropping it before it finishes gives its place (or its undelivered
-/// connection) back.
-struct Queued<'a, M: Manager> {
-    shared: &'a Arc<Shared<M>>,
-    waiter: WaiterId,
-    enqueued: Instant,
-    done: bool,
-}
+impl<M: Manager> Host for Shared<M> {
+    type Outcome = Settled<M>;
+    type State = State<M>;
+    type Effects = Effects<M>;
 
-impl<'a, M: Manager> Queued<'a, M> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Pooled<'a, M>, Error<M::Error>>> {
-        let mut state = lock(&self.shared.state);
-        let key = self.waiter.as_u64();
-        if let Some(Wait::Waiting(w)) = state.waiters.get_mut(&key) {
-            match w {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *w = Some(cx.waker().clone()),
-            }
-            return Poll::Pending;
-        }
-        self.done = true;
-        let target = Arc::clone(&self.shared.target);
-        Poll::Ready(match state.waiters.remove(&key) {
-            Some(Wait::Granted(slot, conn)) => Ok(Pooled::new(self.shared, slot, conn)),
-            Some(Wait::Failed(error)) => Err(Error::Create { target, error }),
-            Some(Wait::TimedOut(last_error)) => Err(Error::Timeout {
-                target,
-                waited: clock::now().saturating_duration_since(self.enqueued),
-                last_error,
-            }),
-            Some(Wait::Waiting(_)) | None => Err(Error::Timeout {
-                target,
-                waited: clock::now().saturating_duration_since(self.enqueued),
-                last_error: None,
-            }),
-        })
+    fn state(&self) -> &Mutex<State<M>> {
+        &self.state
     }
-}
 
-impl<M: Manager> Drop for Queued<'_, M> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
+    fn waiters(state: &mut State<M>) -> &mut IdMap<Wait<Settled<M>>> {
+        &mut state.waiters
+    }
+
+    fn effects() -> Effects<M> {
+        Effects::new()
+    }
+
+    fn abandon(
+        this: &Arc<Self>,
+        state: &mut State<M>,
+        waiter: WaiterId,
+        outcome: Option<Settled<M>>,
+        fx: &mut Effects<M>,
+    ) {
         let now = clock::now();
-        let mut fx = Effects::new();
-        {
-            let mut state = lock(&self.shared.state);
-            match state.waiters.remove(&self.waiter.as_u64()) {
-                Some(Wait::Waiting(_)) => {
-                    let _ = state.machine.cancel(now, self.waiter);
-                }
-                // Granted but not delivered: the connection goes back with the core's
-                // `cancel`, which returns the slot as healthy.
-                Some(Wait::Granted(slot, conn)) => {
-                    state.conns.insert(slot, conn);
-                    let _ = state.machine.cancel(now, self.waiter);
-                }
-                Some(Wait::TimedOut(_) | Wait::Failed(_)) | None => {}
+        match outcome {
+            None => {
+                let _ = state.machine.cancel(now, waiter);
             }
-            self.shared.settle(&mut state, now, &mut fx);
+            // Granted but not delivered: the connection goes back with the core's `cancel`,
+            // which returns the slot as healthy.
+            Some(Settled::Granted(slot, conn)) => {
+                state.conns.insert(slot, conn);
+                let _ = state.machine.cancel(now, waiter);
+            }
+            Some(Settled::TimedOut(_) | Settled::Failed(_)) => {}
         }
-        fx.apply(self.shared);
+        this.settle(state, now, fx);
+    }
+
+    fn apply(this: &Arc<Self>, fx: Effects<M>) {
+        fx.apply(this);
     }
 }
 

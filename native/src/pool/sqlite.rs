@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{ErrorCode, OpenFlags};
 
@@ -15,7 +15,7 @@ type Init = Arc<dyn Fn(&rusqlite::Connection) -> rusqlite::Result<()> + Send + S
 ///
 /// An unopenable path (a missing directory, a file that is not a database, no permission)
 /// is a fatal creation failure: waiting callers fail at once with
-/// [`Error::Create`](super::Error::Create) naming the path.
+/// [`GetError::Create`](super::GetError::Create) naming the path.
 #[derive(Clone)]
 pub struct SqliteManager {
     path: PathBuf,
@@ -87,7 +87,7 @@ impl SqliteConnection {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut conn = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = crate::driver::lock(&inner);
             f(&mut conn)
         })
         .await
@@ -97,7 +97,7 @@ impl SqliteConnection {
     /// The connection, for blocking code (call it inside `spawn_blocking` or
     /// `block_in_place`, not on an async worker).
     pub fn lock(&self) -> MutexGuard<'_, rusqlite::Connection> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::driver::lock(&self.inner)
     }
 }
 

@@ -141,8 +141,8 @@ pub fn run(scenario: &Scenario, name: &'static str, strategy: &Strategy, load: f
     let limiter = match strategy {
         Strategy::Unbounded => None,
         Strategy::Limited(algorithm) => {
-            let mut config = LimiterConfig::with_algorithm(algorithm.clone());
-            config.max_queue = scenario.max_queue;
+            let mut config = LimiterConfig::new(algorithm.clone());
+            config.max_waiters = scenario.max_queue;
             Some(Limiter::new(config).expect("valid limiter config"))
         }
     };

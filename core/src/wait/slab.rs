@@ -1,6 +1,6 @@
 //! A generational slab: `u64` keys that never alias a removed entry.
 //!
-//! Shared by the limiter (tickets) and the pool (slots, waiters). A key is
+//! Used by the wait queue (waiters and held permits) and the pool (slots). A key is
 //! `generation << 32 | index`; removing an entry bumps the generation of its index, so a
 //! stale key (a released permit used twice, a slot id kept after it was closed) misses
 //! instead of reaching the entry that reuses the index. Generations wrap after 2³² reuses of
@@ -140,6 +140,7 @@ impl<T> Slab<T> {
     }
 
     /// Checks the free list and the count; panics on a broken invariant.
+    #[cfg(any(test, feature = "validate"))]
     pub(crate) fn validate(&self) {
         let occupied = self
             .entries
