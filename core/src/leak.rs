@@ -20,9 +20,9 @@
 //! buckets as a run grows), so the analysis costs the same after a month as after an hour.
 //!
 //! Steep growth gets a faster answer: [`FastGrowth`] watches the floor of 5-second buckets
-//! over the last minute and names steady growth above 360 MB/h [`Verdict::Growth`] within
-//! about 45 s, without the warm-up; a sawtooth, a step and a long-period sawtooth that only
-//! returns to earlier heights are not called growth.
+//! over the last 50 s and names steady growth above 1 MB/s (3600 MB/h) [`Verdict::Growth`] about 55 s
+//! after it starts, without the warm-up; a sawtooth shorter than the window, a step, and a
+//! longer sawtooth that only returns to earlier heights are not called growth.
 //!
 //! # Example
 //! ```
@@ -70,7 +70,7 @@ pub struct LeakConfig {
 }
 
 fn default_fast_window() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(50)
 }
 
 fn default_fast_bucket() -> Duration {
@@ -84,8 +84,9 @@ fn default_fast_min_slope() -> f64 {
 impl LeakConfig {
     /// The default [`LeakConfig::min_slope_mb_per_h`], also the `memory_leak` rule's threshold.
     pub const DEFAULT_MIN_SLOPE_MB_PER_H: f64 = 1.0;
-    /// The default [`LeakConfig::fast_min_slope_mb_per_h`]: 360 MB/h, 0.1 MB/s.
-    pub const DEFAULT_FAST_MIN_SLOPE_MB_PER_H: f64 = 360.0;
+    /// The default [`LeakConfig::fast_min_slope_mb_per_h`]: 3600 MB/h, 1 MB/s. Slower
+    /// growth is the slow analysis' to judge (a GC ramp of 20 MB over 40 s is 0.5 MB/s).
+    pub const DEFAULT_FAST_MIN_SLOPE_MB_PER_H: f64 = 3600.0;
 }
 
 impl Default for LeakConfig {
@@ -379,9 +380,11 @@ impl LeakState {
 /// The fast check for steep growth: minima of short buckets
 /// ([`LeakConfig::fast_bucket`]) over the last [`LeakConfig::fast_window`], no warm-up.
 /// Growth is named when the floor rises steeply ([`LeakConfig::fast_min_slope_mb_per_h`]),
-/// steadily (Kendall's τ ≥ 0.8 and significant), in both halves of the window (not a step),
-/// and above the highest value seen before the window (a long-period sawtooth returns to
-/// old heights; growth makes new ones). Memory and work are bounded by the window.
+/// steadily (Kendall's τ ≥ 0.8 and significant), in every third of the window (not a step),
+/// over the whole window (a sawtooth shorter than the window shows a drop in it), and with
+/// the latest floor above the highest value seen before the window (a longer sawtooth only
+/// returns to old heights; growth makes new ones). Memory and work are bounded by the
+/// window. The first ramp of a sawtooth longer than the window is growth while it lasts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FastGrowth {
     window_ms: u64,
@@ -391,7 +394,6 @@ pub struct FastGrowth {
     buckets: alloc::collections::VecDeque<(u64, u64, f64, f64)>,
     /// Highest value of the buckets that left the window.
     old_max: Option<f64>,
-    last: f64,
 }
 
 impl FastGrowth {
@@ -404,7 +406,6 @@ impl FastGrowth {
                 .max(1),
             buckets: alloc::collections::VecDeque::new(),
             old_max: None,
-            last: 0.0,
         }
     }
 
@@ -416,7 +417,6 @@ impl FastGrowth {
         }
         let bucket_ms = self.bucket_ms.max(1);
         let bucket = t / bucket_ms;
-        self.last = v;
         let started = match self.buckets.back_mut() {
             Some((b, bt, min, max)) if *b == bucket => {
                 if v < *min {
@@ -462,7 +462,8 @@ impl FastGrowth {
             .take(n)
             .map(|&(_, t, min, _)| (t as f64, min))
             .collect();
-        let needed = usize::try_from((self.window_ms / self.bucket_ms.max(1)) * 2 / 3)
+        // The whole window: any sawtooth shorter than it shows a drop.
+        let needed = usize::try_from(self.window_ms / self.bucket_ms.max(1))
             .unwrap_or(usize::MAX)
             .max(6);
         if points.len() < needed {
@@ -476,8 +477,10 @@ impl FastGrowth {
         let growing = slope_mb_per_h >= config.fast_min_slope_mb_per_h
             && fit >= 0.8
             && significant(fit, points.len())
-            && grows_in_both_halves(&points, slope)
-            && self.old_max.is_none_or(|old| self.last > old);
+            && grows_in_every_third(&points, slope)
+            && points
+                .last()
+                .is_some_and(|&(_, floor)| self.old_max.is_none_or(|old| floor > old));
         growing.then(|| LeakReport {
             verdict: Verdict::Growth,
             slope_mb_per_h,
@@ -488,6 +491,15 @@ impl FastGrowth {
             projected_exhaustion_s: projection(config, floor, slope),
         })
     }
+}
+
+/// Steady growth: each third of the points has a Theil–Sen slope of at least half the
+/// whole one (a step, even on top of a sawtooth ramp, lifts one third only).
+fn grows_in_every_third(points: &[(f64, f64)], slope: f64) -> bool {
+    let n = points.len();
+    [0..n / 3, n / 3..2 * n / 3, 2 * n / 3..n]
+        .into_iter()
+        .all(|r| theil_sen(&points[r]).0 >= slope / 2.0)
 }
 
 /// Sustained growth: each half of the envelope has its own Theil–Sen slope of at least a
