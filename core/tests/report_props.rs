@@ -88,7 +88,7 @@ proptest! {
         prop_assert_eq!(&back.series, &report.series);
         prop_assert_eq!(&back.rollups, &report.rollups);
         prop_assert_eq!(&back, &report);
-        let resumed = Recorder::resume(t0, &back).unwrap();
+        let resumed = Recorder::resume(t0, Duration::ZERO, &back).unwrap();
         let again = resumed.report(end);
         prop_assert_eq!(&again.series, &report.series);
         prop_assert_eq!(&again.rollups, &report.rollups);

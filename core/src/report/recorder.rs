@@ -55,6 +55,8 @@ use crate::stats::Histogram;
 #[derive(Clone, Debug)]
 pub struct Recorder {
     start: Instant,
+    /// Report time at `start` (non-zero for a resumed report).
+    offset: Duration,
     meta: Meta,
     retention: Retention,
     tiers: Tiers,
@@ -110,6 +112,7 @@ impl Recorder {
         let retention = Retention::default();
         Ok(Recorder {
             start,
+            offset: Duration::ZERO,
             meta,
             tiers: Tiers::new(&retention),
             retention,
@@ -134,14 +137,15 @@ impl Recorder {
 
     /// Continues `report`: its full-resolution series, rollups, whole-run summaries, alert
     /// timeline, recommendations and leak settings, evaluating its rules (whose state is
-    /// rebuilt by replaying the series). `start` is the moment of `report.meta.started_at`
-    /// on the caller's clock; later samples must come after the report's last one.
+    /// rebuilt by replaying the series). `now` on the caller's clock is `elapsed` after
+    /// `report.meta.started_at`; later samples must come after the report's last one.
     ///
     /// # Errors
     /// Invalid rules or retention settings in the report, in one line.
-    pub fn resume(start: Instant, report: &Report) -> Result<Recorder, String> {
-        let mut rec = Recorder::new(start, report.meta.clone(), report.rules.clone())
+    pub fn resume(now: Instant, elapsed: Duration, report: &Report) -> Result<Recorder, String> {
+        let mut rec = Recorder::new(now, report.meta.clone(), report.rules.clone())
             .map_err(|e| format!("rules: {e}"))?;
+        rec.offset = elapsed;
         if let Some(r) = &report.retention {
             r.validate()?;
             rec.retention = r.clone();
@@ -252,7 +256,7 @@ impl Recorder {
         now: Instant,
         values: impl IntoIterator<Item = (&'a str, f64)>,
     ) -> bool {
-        let t_ms = now.saturating_duration_since(self.start).as_millis();
+        let t_ms = self.elapsed(now).as_millis();
         let t_ms = u64::try_from(t_ms).unwrap_or(u64::MAX);
         if self.last_t.is_some_and(|last| t_ms <= last) {
             return false;
@@ -312,6 +316,12 @@ impl Recorder {
         }
         self.trim_recent();
         true
+    }
+
+    /// Report time at `now`.
+    fn elapsed(&self, now: Instant) -> Duration {
+        self.offset
+            .saturating_add(now.saturating_duration_since(self.start))
     }
 
     /// Drops rule-window samples no rule can see any more, a chunk at a time.
@@ -414,7 +424,7 @@ impl Recorder {
 
     /// The report as of `now`: `O(retained points)`, independent of the run's length.
     pub fn report(&self, now: Instant) -> Report {
-        let elapsed = now.saturating_duration_since(self.start);
+        let elapsed = self.elapsed(now);
         let mut meta = self.meta.clone();
         meta.ended_at = meta
             .started_at

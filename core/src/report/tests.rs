@@ -324,7 +324,7 @@ fn old_reports_without_tiers_still_load_and_resume() {
     assert_eq!(old.series, r.series);
     // Resuming an old report rebuilds its rollups from the series.
     let t0 = Instant::from_secs(1_000);
-    let rec = Recorder::resume(t0, &old).unwrap();
+    let rec = Recorder::resume(t0, Duration::ZERO, &old).unwrap();
     let again = rec.report(t0.saturating_add(Duration::from_secs(121)));
     assert_eq!(again.rollups, r.rollups);
 }
@@ -349,9 +349,14 @@ fn a_resumed_report_continues_as_if_never_stopped() {
             .to_json(),
     )
     .unwrap();
-    // The process restarts: another clock origin for the same report start.
-    let t1 = Instant::from_secs(5_000);
-    let mut resumed = Recorder::resume(t1, &checkpoint).unwrap();
+    // The process restarts 1000 s into the report, on a clock that began after the report.
+    let t1 = Instant::from_secs(5);
+    let mut resumed = Recorder::resume(
+        t1.saturating_add(Duration::from_secs(1000)),
+        Duration::from_secs(1000),
+        &checkpoint,
+    )
+    .unwrap();
     feed(&mut resumed, t1, 1000, 1800, &mut rng);
     let end = Duration::from_secs(1800);
     let (a, b) = (
