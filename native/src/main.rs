@@ -69,6 +69,9 @@ enum Cmd {
         /// Stop allocating past this many MiB.
         #[arg(long, default_value_t = 256)]
         max_mib: u64,
+        /// Free everything held this often (a GC-style sawtooth).
+        #[arg(long, value_parser = parse_duration)]
+        free_every: Option<Duration>,
     },
 }
 
@@ -263,6 +266,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             threads,
             mib_per_sec,
             max_mib,
+            free_every,
         } => {
             let held = tokio::task::spawn_blocking(move || {
                 workload::run(workload::Stress {
@@ -270,6 +274,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     threads,
                     mib_per_sec,
                     max_mib,
+                    free_every,
                 })
             })
             .await
