@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use perfopt::http::{self, ReportSource, SavedReport};
-use perfopt::monitor::{Monitor, MonitorConfig, MonitorError, MonitorEvent, MonitorHandle, Watch};
+use perfopt::monitor::{
+    Checkpoint, Monitor, MonitorConfig, MonitorError, MonitorEvent, MonitorHandle, Watch,
+};
 use perfopt::{report_file, show, workload};
 use perfopt_core::leak::LeakConfig;
 use perfopt_core::report::Report;
@@ -67,6 +69,9 @@ enum Cmd {
         /// Stop allocating past this many MiB.
         #[arg(long, default_value_t = 256)]
         max_mib: u64,
+        /// Free everything held this often (a GC-style sawtooth).
+        #[arg(long, value_parser = parse_duration)]
+        free_every: Option<Duration>,
     },
 }
 
@@ -126,9 +131,16 @@ struct MonitorArgs {
     /// Stop after this long (default: until Ctrl-C or until the command exits).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Where to write the report (atomically).
-    #[arg(long, default_value = "report.json")]
-    out: PathBuf,
+    /// Where to write the report (atomically; default report.json, or the --resume file).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the report so far to --out every this long (a kill loses at most one interval).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    checkpoint: Duration,
+    /// Continue this report (series, rollups, summaries, alert states) instead of starting
+    /// a new one.
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Serve the live viewer, /api/report and /metrics on this address while running.
     #[arg(long)]
     serve: Option<SocketAddr>,
@@ -254,6 +266,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             threads,
             mib_per_sec,
             max_mib,
+            free_every,
         } => {
             let held = tokio::task::spawn_blocking(move || {
                 workload::run(workload::Stress {
@@ -261,6 +274,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     threads,
                     mib_per_sec,
                     max_mib,
+                    free_every,
                 })
             })
             .await
@@ -326,6 +340,17 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         (None, false) => Watch::Command(args.command.clone()),
         (None, true) => Watch::System,
     };
+    // Handle SIGINT, SIGTERM and SIGHUP from now on: each ends the run with a final report.
+    let stop = stop_signal();
+    let resume = match &args.resume {
+        Some(path) => Some(report_file::load(path).map_err(bad_input)?),
+        None => None,
+    };
+    let out = args
+        .out
+        .clone()
+        .or_else(|| args.resume.clone())
+        .unwrap_or_else(|| PathBuf::from("report.json"));
     let config = MonitorConfig {
         interval: args.interval,
         duration: args.duration,
@@ -335,15 +360,21 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
             envelope: args.leak_window,
             ..LeakConfig::default()
         },
+        checkpoint: Some(Checkpoint {
+            path: out.clone(),
+            every: args.checkpoint,
+        }),
+        resume,
         ..MonitorConfig::default()
     };
     // Check the output folder before spending a whole run on it.
-    check_out_dir(&args.out)?;
+    check_out_dir(&out)?;
     let mut monitor = Monitor::start(config).map_err(|e| match e {
         MonitorError::Spawn(..)
         | MonitorError::Sampler(_)
         | MonitorError::IntervalTooShort(_)
-        | MonitorError::EmptyCommand => bad_input(e),
+        | MonitorError::EmptyCommand
+        | MonitorError::Resume(_) => bad_input(e),
         other => failure(other),
     })?;
     let live = Arc::new(Live {
@@ -353,19 +384,15 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
     let server = LiveServer::start(args.serve, live.clone()).await?;
     let events = monitor.events();
     let printer = tokio::spawn(print_events(events));
-    let report = monitor.run(stop_signal()).await;
+    let report = monitor.run(stop).await;
     let _ = printer.await;
-    report_file::save(&args.out, &report).map_err(|e| {
-        failure(format!(
-            "cannot write the report to {}: {e}",
-            args.out.display()
-        ))
-    })?;
+    report_file::save(&out, &report)
+        .map_err(|e| failure(format!("cannot write the report to {}: {e}", out.display())))?;
     println!(
         "perfopt: {} samples, {} recommendation(s); report written to {}",
         report.series.len(),
         report.recommendations.len(),
-        args.out.display()
+        out.display()
     );
     if let Some(server) = server {
         let _ = live.done.set(report);
@@ -376,6 +403,9 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
 
 async fn demo(args: DemoArgs) -> Result<(), Failure> {
     use perfopt::demo::{Demo, DemoConfig, DemoError, LimiterKind};
+    // From here on SIGINT, SIGTERM and SIGHUP end the demo early, with its reports written
+    // and its temporary folder removed.
+    let stop = stop_signal();
     for path in [&args.out, &args.html] {
         check_out_dir(path)?;
     }
@@ -416,16 +446,27 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
     });
     let server = LiveServer::start(args.serve, live.clone()).await?;
     flush();
-    let outcome = demo.run().await.map_err(failure)?;
+    let handle = demo.handle();
+    // Dropping the demo's future on a signal drops its temporary folder (removed on drop).
+    let (report, summary, interrupted) = tokio::select! {
+        outcome = demo.run() => {
+            let outcome = outcome.map_err(failure)?;
+            (outcome.report, outcome.summary, false)
+        }
+        () = stop => {
+            let note = "\nperfopt demo: interrupted; writing the report so far\n";
+            (handle.report(), String::from(note), true)
+        }
+    };
     eprintln!();
-    print!("{}", outcome.summary);
-    report_file::save(&args.out, &outcome.report).map_err(|e| {
+    print!("{summary}");
+    report_file::save(&args.out, &report).map_err(|e| {
         failure(format!(
             "cannot write the report to {}: {e}",
             args.out.display()
         ))
     })?;
-    perfopt::html_report::write(&args.html, &outcome.report)
+    perfopt::html_report::write(&args.html, &report)
         .map_err(|e| failure(format!("cannot write {}: {e}", args.html.display())))?;
     println!(
         "\nperfopt: wrote {} and {} (open it in a browser; `perfopt report show {}` for tables)",
@@ -434,8 +475,13 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         args.out.display()
     );
     if let Some(server) = server {
-        let _ = live.done.set(outcome.report);
-        server.serve_final("demo").await;
+        if interrupted {
+            let _ = server.stop.send(());
+            let _ = server.task.await;
+        } else {
+            let _ = live.done.set(report);
+            server.serve_final("demo").await;
+        }
     }
     Ok(())
 }
@@ -489,6 +535,12 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
                         a.at_ms as f64 / 1000.0
                     ),
                 }
+            }
+            MonitorEvent::Checkpoint(Some(error)) => {
+                if tty {
+                    eprint!("\r\x1b[K");
+                }
+                eprintln!("perfopt: warning: {error}");
             }
             MonitorEvent::TargetExited(code) => {
                 if tty {
@@ -546,26 +598,34 @@ fn flush() {
     let _ = std::io::stdout().flush();
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn stop_signal() {
+/// Completes on SIGINT (Ctrl-C), SIGTERM or SIGHUP (a closed terminal). The handlers are
+/// installed when this is called, not when it is first polled, so a signal that arrives in
+/// between is not lost (and does not kill the process).
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let mut streams: Vec<Signal> = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .into_iter()
+        .filter_map(|k| signal(k).ok())
+        .collect();
+        async move {
+            if streams.is_empty() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
+            let _ = futures_util::future::select_all(waits).await;
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -44,6 +44,21 @@ pub struct MonitorConfig {
     /// How the target's RSS is analysed for leaks (`limit_bytes` defaults to the memory
     /// limit the sampler sees).
     pub leak: LeakConfig,
+    /// Write the report to this file (atomically) every `Checkpoint::every`, so a kill loses
+    /// at most one interval.
+    pub checkpoint: Option<Checkpoint>,
+    /// Continue this report (series, rollups, summaries, alert states) instead of starting
+    /// a new one; its rules and leak settings are kept.
+    pub resume: Option<Report>,
+}
+
+/// Periodic report writes.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// The report file.
+    pub path: std::path::PathBuf,
+    /// Time between writes.
+    pub every: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -54,6 +69,8 @@ impl Default for MonitorConfig {
             watch: Watch::System,
             rules: perfopt_core::rules::default_rules(),
             leak: LeakConfig::default(),
+            checkpoint: None,
+            resume: None,
         }
     }
 }
@@ -72,6 +89,8 @@ pub enum MonitorError {
     Spawn(String, std::io::Error),
     /// `Watch::Command` with no program.
     EmptyCommand,
+    /// The report to resume cannot be continued.
+    Resume(String),
 }
 
 impl fmt::Display for MonitorError {
@@ -84,6 +103,7 @@ impl fmt::Display for MonitorError {
             MonitorError::Sampler(e) => write!(f, "{e}"),
             MonitorError::Spawn(cmd, e) => write!(f, "cannot start `{cmd}`: {e}"),
             MonitorError::EmptyCommand => write!(f, "no command given after `--`"),
+            MonitorError::Resume(e) => write!(f, "cannot resume the report: {e}"),
         }
     }
 }
@@ -105,6 +125,8 @@ pub enum MonitorEvent {
     Alert(AlertRecord, Option<perfopt_core::report::Recommendation>),
     /// The watched process exited.
     TargetExited(Option<i32>),
+    /// A checkpoint was written (`None`) or failed (the error).
+    Checkpoint(Option<String>),
 }
 
 #[derive(Debug, Default)]
@@ -195,6 +217,33 @@ impl MonitorHandle {
     }
 }
 
+/// The recorder continuing `report`, whose start is mapped onto our clock by wall time.
+fn resume(
+    report: &Report,
+    now: Instant,
+    target: Option<Target>,
+    interval_ms: u64,
+) -> Result<Recorder, MonitorError> {
+    let unix_now = clock::unix_ms();
+    let last = report
+        .meta
+        .ended_at
+        .max(report.meta.started_at + report.series.t_ms().last().copied().unwrap_or(0));
+    if unix_now <= last {
+        return Err(MonitorError::Resume(format!(
+            "it ends in the future ({} ms after now): is the clock right?",
+            last - unix_now
+        )));
+    }
+    let elapsed = Duration::from_millis(unix_now - report.meta.started_at);
+    let mut report = report.clone();
+    if target.is_some() {
+        report.meta.target = target;
+    }
+    report.meta.interval_ms = interval_ms;
+    Recorder::resume(now, elapsed, &report).map_err(MonitorError::Resume)
+}
+
 /// A configured monitor, ready to [`run`](Monitor::run).
 #[derive(Debug)]
 pub struct Monitor {
@@ -237,21 +286,28 @@ impl Monitor {
             command: command.or_else(|| sampler.target_command()),
         });
         let start = clock::now();
-        let meta = Meta {
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            host: crate::sampler::host_name(),
-            target,
-            started_at: clock::unix_ms(),
-            ended_at: 0,
-            interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
+        let interval_ms = u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX);
+        let recorder = match &config.resume {
+            None => {
+                let meta = Meta {
+                    tool_version: env!("CARGO_PKG_VERSION").to_string(),
+                    host: crate::sampler::host_name(),
+                    target,
+                    started_at: clock::unix_ms(),
+                    ended_at: 0,
+                    interval_ms,
+                };
+                let mut recorder =
+                    Recorder::new(start, meta, config.rules.clone()).map_err(MonitorError::Rule)?;
+                let mut leak = config.leak.clone();
+                if leak.limit_bytes.is_none() {
+                    leak.limit_bytes = sampler.memory_limit();
+                }
+                recorder.set_leak_config(leak);
+                recorder
+            }
+            Some(report) => resume(report, start, target, interval_ms)?,
         };
-        let mut recorder =
-            Recorder::new(start, meta, config.rules.clone()).map_err(MonitorError::Rule)?;
-        let mut leak = config.leak.clone();
-        if leak.limit_bytes.is_none() {
-            leak.limit_bytes = sampler.memory_limit();
-        }
-        recorder.set_leak_config(leak);
         let handle = MonitorHandle {
             shared: Arc::new(Shared {
                 recorder: Mutex::new(recorder),
@@ -284,11 +340,17 @@ impl Monitor {
 
     /// Samples every interval until `stop` completes, the duration ends or the target exits;
     /// then takes a last sample and returns the final report. A started command still running
-    /// at the end is killed.
+    /// at the end is killed. With [`MonitorConfig::checkpoint`] the report is also written
+    /// every checkpoint interval.
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) -> Report {
         tokio::pin!(stop);
         let deadline = self.config.duration.map(|d| self.start.saturating_add(d));
         let mut next = self.start.saturating_add(self.config.interval);
+        let mut next_checkpoint = self
+            .config
+            .checkpoint
+            .as_ref()
+            .map(|c| self.start.saturating_add(c.every));
         loop {
             let wake = deadline.map_or(next, |d| d.min(next));
             let mut stopped = false;
@@ -318,6 +380,13 @@ impl Monitor {
             while next <= now {
                 next = next.saturating_add(self.config.interval);
             }
+            if let (Some(due), Some(c)) = (next_checkpoint, &self.config.checkpoint)
+                && now >= due
+            {
+                next_checkpoint = Some(now.saturating_add(c.every));
+                let result = self.checkpoint(&c.path).await;
+                self.emit(MonitorEvent::Checkpoint(result.err()));
+            }
         }
         if let Some(child) = &mut self.child {
             // Best effort: it may have exited already.
@@ -325,6 +394,20 @@ impl Monitor {
             let _ = child.wait().await;
         }
         self.handle.report()
+    }
+
+    /// Writes the report so far to `path`, atomically and off the async threads.
+    async fn checkpoint(&self, path: &std::path::Path) -> Result<(), String> {
+        let handle = self.handle.clone();
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let report = handle.report();
+            let json = serde_json::to_vec(&report).map_err(|e| e.to_string())?;
+            crate::report_file::write_atomic(&path, &json)
+                .map_err(|e| format!("cannot write the checkpoint {}: {e}", path.display()))
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     fn sample(&mut self, now: Instant) {

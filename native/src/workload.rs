@@ -17,6 +17,8 @@ pub struct Stress {
     pub mib_per_sec: u64,
     /// Stop allocating past this many MiB.
     pub max_mib: u64,
+    /// Free everything held this often (a GC-style sawtooth); `None` keeps it all.
+    pub free_every: Option<Duration>,
 }
 
 /// Runs the workload to the end; returns the MiB held at the end.
@@ -41,7 +43,14 @@ pub fn run(s: Stress) -> u64 {
     let mut held: Vec<Vec<u8>> = Vec::new();
     let chunk = 256 * 1024;
     let per_tick = (s.mib_per_sec * 1024 * 1024 / 10) as usize;
+    let mut next_free = s.free_every.map(|d| clock::now().saturating_add(d));
     while clock::now() < end {
+        if let (Some(at), Some(every)) = (next_free, s.free_every)
+            && clock::now() >= at
+        {
+            held = Vec::new();
+            next_free = Some(at.saturating_add(every));
+        }
         let held_mib = (held.len() * chunk) as u64 / (1024 * 1024);
         if held_mib < s.max_mib {
             let mut added = 0;

@@ -80,3 +80,83 @@ fn flat_noise_is_not_a_leak() {
         assert_eq!(r.verdict, Verdict::None, "seed {seed}: {r:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Fast verdicts for steep growth (default settings, one sample a second).
+
+/// The first second at which the verdict over the samples so far names growth or a leak.
+fn first_growth(samples: &[(u64, f64)], config: &LeakConfig) -> Option<u64> {
+    (1..=samples.len()).find_map(|n| {
+        let r = analyze(&samples[..n], config);
+        matches!(r.verdict, Verdict::Growth | Verdict::Leak).then_some(samples[n - 1].0 / 1000)
+    })
+}
+
+#[test]
+fn steep_growth_is_named_within_60_seconds() {
+    // 23 MB to 690 MB in 85 s (about 8 MB/s), with ±1 MB noise, then flat.
+    let config = LeakConfig {
+        limit_bytes: Some(2e9),
+        ..LeakConfig::default()
+    };
+    for seed in 0..20 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let samples: Vec<(u64, f64)> = (0..120u64)
+            .map(|s| {
+                let grown = (s.min(85) as f64) * (690.0 - 23.0) / 85.0;
+                let jitter = rng.random_range(-NOISE..=NOISE);
+                (s * 1000, (23.0 + grown + jitter) * MB)
+            })
+            .collect();
+        let at = first_growth(&samples, &config).expect("growth named");
+        assert!(at <= 60, "seed {seed}: named after {at} s");
+        let r = analyze(&samples[..61], &config);
+        assert_eq!(r.verdict, Verdict::Growth, "seed {seed}: {r:?}");
+        // 7.85 MB/s is about 28,000 MB/h.
+        assert!((r.slope_mb_per_h - 28_250.0).abs() < 2_000.0, "{r:?}");
+        let eta = r.projected_exhaustion_s.expect("projection");
+        assert!(eta > 100.0 && eta < 300.0, "{r:?}");
+    }
+}
+
+#[test]
+fn a_fast_sawtooth_with_no_net_growth_is_never_called_growth() {
+    // GC-style: 150 MB allocated over each period, then freed; periods of a few seconds.
+    for (seed, period) in [(1, 2), (2, 3), (3, 4), (4, 5), (5, 7), (6, 9)] {
+        let samples = series(10, seed, 150.0, period, NOISE, |_| 0.0);
+        assert_eq!(
+            first_growth(&samples, &LeakConfig::default()),
+            None,
+            "period {period} s"
+        );
+    }
+}
+
+#[test]
+fn a_one_time_step_is_never_called_growth() {
+    // 200 MB added within 2 s, at several points, then flat, under the usual sawtooth.
+    for (seed, at) in [(1, 5.0), (2, 30.0), (3, 61.0), (4, 200.0)] {
+        let step = move |t: f64| (200.0 * MB * (t - at) / 2.0).clamp(0.0, 200.0 * MB);
+        let samples = series(10, seed, 20.0, 40, NOISE, step);
+        assert_eq!(
+            first_growth(&samples, &LeakConfig::default()),
+            None,
+            "step at {at} s"
+        );
+    }
+}
+
+#[test]
+fn a_long_sawtooth_is_not_growth_once_it_has_returned_to_old_heights() {
+    // 150 MB over 2 minutes, then freed: the first ramp is indistinguishable from growth,
+    // later ramps only reach the heights already seen.
+    let samples = series(20, 7, 150.0, 120, NOISE, |_| 0.0);
+    let config = LeakConfig::default();
+    for n in (130..samples.len()).step_by(5) {
+        let r = analyze(&samples[..n], &config);
+        assert!(
+            !matches!(r.verdict, Verdict::Growth | Verdict::Leak),
+            "at {n} s: {r:?}"
+        );
+    }
+}

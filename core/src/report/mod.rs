@@ -5,8 +5,10 @@
 //! [`Report::from_json`] parses *and validates* one, with errors that carry line and column.
 //! Summaries carry their histograms, so the summaries of two reports merge exactly.
 
+mod encoding;
 mod recorder;
 mod series;
+mod tiers;
 
 pub mod metrics;
 
@@ -18,8 +20,9 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use recorder::{Recorder, evaluate};
+pub use recorder::{Footprint, MAX_ALERTS, Recorder, evaluate};
 pub use series::Series;
+pub use tiers::{Retention, Rollup, RollupColumn, TierSpec, rollup_bucket};
 
 use crate::rules::{Aggregate, AlertState, Rule, Severity};
 use crate::stats::{Histogram, Summary};
@@ -35,8 +38,15 @@ pub struct Report {
     pub schema: String,
     /// Who, what and when.
     pub meta: Meta,
-    /// Columnar time series: `t_ms` plus one array per metric, all the same length.
+    /// Full-resolution columnar time series (the most recent `retention.full_ms`): `t_ms`
+    /// plus one array per metric, all the same length.
     pub series: Series,
+    /// Rollup tiers (1 min, 1 h by default), finest first; absent in older reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollups: Vec<Rollup>,
+    /// How long each tier keeps its data; absent in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     /// Whole-run summary of each metric, with its histogram.
     pub summaries: BTreeMap<String, MetricSummary>,
     /// Component statistics (`cache`, `pool`, `limiter`), present when used.
@@ -117,6 +127,9 @@ pub struct MemoryAnalysis {
     pub leak: crate::leak::LeakReport,
     /// The settings used.
     pub config: crate::leak::LeakConfig,
+    /// The bounded analysis state, for resuming (absent in older reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::leak::LeakState>,
 }
 
 /// One profiled scope: a row of the top-N table (like `print_stats(20)`), times in ms.
@@ -340,6 +353,18 @@ impl Report {
             ));
         }
         self.series.validate().map_err(ReportError::Invalid)?;
+        for (i, r) in self.rollups.iter().enumerate() {
+            r.validate(&format!("rollups[{i}]"))
+                .map_err(ReportError::Invalid)?;
+        }
+        if let Some(state) = self.memory.as_ref().and_then(|m| m.state.as_ref()) {
+            state
+                .check()
+                .map_err(|e| ReportError::Invalid(String::from(e)))?;
+        }
+        if let Some(r) = &self.retention {
+            r.validate().map_err(ReportError::Invalid)?;
+        }
         for (name, s) in &self.summaries {
             if s.summary.count != s.histogram.count() {
                 return bad(format!(

@@ -92,6 +92,24 @@ impl Series {
         true
     }
 
+    /// A series from its columns (the caller guarantees equal lengths).
+    pub(crate) fn from_parts(t_ms: Vec<u64>, columns: BTreeMap<String, Vec<Option<f64>>>) -> Self {
+        Series { t_ms, columns }
+    }
+
+    /// Drops the samples before `t_ms` (and columns left with no value at all).
+    pub(crate) fn drop_before(&mut self, t_ms: u64) {
+        let n = self.t_ms.partition_point(|&t| t < t_ms);
+        if n == 0 {
+            return;
+        }
+        self.t_ms.drain(..n);
+        self.columns.retain(|_, col| {
+            col.drain(..n);
+            col.iter().any(Option::is_some)
+        });
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         if let Some(w) = self.t_ms.windows(2).position(|w| w[1] <= w[0]) {
             return Err(format!("series.t_ms is not increasing at index {}", w + 1));

@@ -164,3 +164,254 @@ fn histograms_in_summaries_merge_exactly() {
         a.summaries[metrics::LATENCY].histogram.quantile(0.5)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Tiered retention
+
+use crate::leak::LeakConfig;
+
+/// A deterministic pseudo-random sequence (SplitMix64), for noisy test signals.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `secs` one-second samples of a noisy CPU, a growing RSS and a thread count.
+fn feed(rec: &mut Recorder, t0: Instant, from: u64, to: u64, rng: &mut Rng) {
+    for s in from..to {
+        let cpu = 20.0 + 60.0 * rng.next();
+        let rss = 300e6 + s as f64 * 1000.0 + (rng.next() * 1e6).round();
+        let now = t0.saturating_add(Duration::from_millis(s * 1000 + (s % 3)));
+        assert!(rec.handle_sample(
+            now,
+            [
+                (metrics::SYS_CPU, cpu),
+                (metrics::PROC_RSS, rss),
+                (metrics::PROC_THREADS, 8.0),
+            ]
+        ));
+    }
+}
+
+fn small_retention() -> Retention {
+    Retention {
+        full_ms: 600_000,
+        tiers: alloc::vec![
+            TierSpec {
+                step_ms: 60_000,
+                span_ms: 3 * 3_600_000,
+            },
+            TierSpec {
+                step_ms: 600_000,
+                span_ms: 24 * 3_600_000,
+            },
+        ],
+    }
+}
+
+#[test]
+fn rollup_percentiles_match_the_raw_span_within_the_histogram_bound() {
+    let t0 = Instant::from_secs(10);
+    let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
+    let mut rng = Rng(7);
+    feed(&mut rec, t0, 0, 7200, &mut rng);
+    let series = rec.series();
+    let report = rec.report(t0.saturating_add(Duration::from_secs(7200)));
+    let minutes = &report.rollups[0];
+    let hours = &report.rollups[1];
+    assert_eq!((minutes.step_ms, hours.step_ms), (60_000, 3_600_000));
+    assert_eq!(minutes.t_ms.len(), 120);
+    let raw = |from: u64, to: u64| -> Vec<f64> {
+        let col = series.column(metrics::SYS_CPU).unwrap();
+        let mut v: Vec<f64> = series
+            .t_ms()
+            .iter()
+            .zip(col)
+            .filter(|(t, _)| **t >= from && **t < to)
+            .filter_map(|(_, v)| *v)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    // Every minute row: exact count, min, max and mean.
+    let col = &minutes.metrics[metrics::SYS_CPU];
+    for (i, &t) in minutes.t_ms.iter().enumerate() {
+        let v = raw(t, t + 60_000);
+        assert_eq!(col.count[i], v.len() as u64);
+        assert_eq!(col.min[i], Some(v[0]));
+        assert_eq!(col.max[i], v.last().copied());
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((col.mean[i].unwrap() - mean).abs() < 1e-9, "{i}");
+    }
+    // Percentiles of any span of minutes, and of the hours, within 1/32 (+ resolution).
+    for (tier, from, to) in [
+        (minutes, 0, 7_200_000),
+        (minutes, 13 * 60_000, 50 * 60_000),
+        (minutes, 61 * 60_000, 62 * 60_000),
+        (hours, 0, 3_600_000),
+        (hours, 0, 7_200_000),
+    ] {
+        let v = raw(from, to);
+        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+            let exact = v[rank - 1];
+            let est = tier.quantile(metrics::SYS_CPU, from, to, q).unwrap();
+            assert!(
+                (est - exact).abs() <= exact / 32.0 + 0.01,
+                "q{q} over {from}..{to} step {}: {est} vs {exact}",
+                tier.step_ms
+            );
+        }
+    }
+    // Hours are exact merges of their minutes.
+    let h = &hours.metrics[metrics::SYS_CPU];
+    assert_eq!(h.count[0], col.count[..60].iter().sum::<u64>());
+    assert_eq!(
+        h.max[0],
+        col.max[..60].iter().copied().flatten().reduce(f64::max)
+    );
+}
+
+#[test]
+fn full_resolution_is_bounded_by_its_span_and_rollups_by_theirs() {
+    let t0 = Instant::from_secs(10);
+    let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
+    rec.set_retention(small_retention()).unwrap();
+    let mut rng = Rng(1);
+    feed(&mut rec, t0, 0, 5 * 3600, &mut rng);
+    let r = rec.report(t0.saturating_add(Duration::from_secs(5 * 3600)));
+    // 10 minutes of samples, plus at most one block being dropped.
+    assert!(r.series.len() >= 600, "{}", r.series.len());
+    assert!(r.series.len() <= 600 + 512, "{}", r.series.len());
+    assert_eq!(*r.series.t_ms().last().unwrap(), (5 * 3600 - 1) * 1000 + 2);
+    // 3 h of minutes (plus a block), 5 h of 10-minute rows.
+    assert!(r.rollups[0].t_ms.len() <= 180 + 512);
+    assert!(r.rollups[0].t_ms.len() >= 180);
+    assert_eq!(r.rollups[1].t_ms.len(), 30);
+    // Whole-run summaries still count every sample.
+    assert_eq!(r.summaries[metrics::SYS_CPU].summary.count, 5 * 3600);
+    assert!(rec.set_retention(Retention::default()).is_err());
+}
+
+#[test]
+fn full_resolution_takes_under_4_bytes_a_value() {
+    let t0 = Instant::from_secs(10);
+    let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
+    let mut rng = Rng(3);
+    feed(&mut rec, t0, 0, 3600, &mut rng);
+    let f = rec.footprint();
+    assert_eq!(f.samples, 3600);
+    let per_value = f.full_bytes as f64 / f.values as f64;
+    assert!(per_value <= 4.0, "{per_value} bytes a value ({f:?})");
+}
+
+#[test]
+fn old_reports_without_tiers_still_load_and_resume() {
+    let r = sample_report();
+    let mut v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    let obj = v.as_object_mut().unwrap();
+    obj.remove("rollups").unwrap();
+    obj.remove("retention").unwrap();
+    let old = Report::from_json(&v.to_string()).unwrap();
+    assert!(old.rollups.is_empty() && old.retention.is_none());
+    assert_eq!(old.series, r.series);
+    // Resuming an old report rebuilds its rollups from the series.
+    let t0 = Instant::from_secs(1_000);
+    let rec = Recorder::resume(t0, Duration::ZERO, &old).unwrap();
+    let again = rec.report(t0.saturating_add(Duration::from_secs(121)));
+    assert_eq!(again.rollups, r.rollups);
+}
+
+#[test]
+fn a_resumed_report_continues_as_if_never_stopped() {
+    let t0 = Instant::from_secs(10);
+    let make = || {
+        let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
+        rec.set_retention(small_retention()).unwrap();
+        rec
+    };
+    let mut straight = make();
+    let mut rng = Rng(5);
+    feed(&mut straight, t0, 0, 1800, &mut rng);
+    let mut first = make();
+    let mut rng = Rng(5);
+    feed(&mut first, t0, 0, 1000, &mut rng);
+    let checkpoint = Report::from_json(
+        &first
+            .report(t0.saturating_add(Duration::from_secs(1000)))
+            .to_json(),
+    )
+    .unwrap();
+    // The process restarts 1000 s into the report, on a clock that began after the report.
+    let t1 = Instant::from_secs(5);
+    let mut resumed = Recorder::resume(
+        t1.saturating_add(Duration::from_secs(1000)),
+        Duration::from_secs(1000),
+        &checkpoint,
+    )
+    .unwrap();
+    feed(&mut resumed, t1, 1000, 1800, &mut rng);
+    let end = Duration::from_secs(1800);
+    let (a, b) = (
+        straight.report(t0.saturating_add(end)),
+        resumed.report(t1.saturating_add(end)),
+    );
+    assert_eq!(a.series, b.series);
+    assert_eq!(a.rollups, b.rollups);
+    assert_eq!(a.summaries, b.summaries);
+    assert_eq!(a.alerts, b.alerts);
+    assert_eq!(a.recommendations, b.recommendations);
+    assert_eq!(a.memory, b.memory);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn inconsistent_rollups_are_rejected() {
+    let good = sample_report().to_json();
+    let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    v["rollups"][0]["metrics"]["sys_cpu_pct"]["count"][0] = 7.into();
+    let err = Report::from_json(&v.to_string()).unwrap_err();
+    assert!(
+        err.to_string().contains("rollups[0].metrics.sys_cpu_pct"),
+        "{err}"
+    );
+    let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    v["rollups"][0]["t_ms"][0] = 5.into();
+    let err = Report::from_json(&v.to_string()).unwrap_err();
+    assert!(err.to_string().contains("multiple of step_ms"), "{err}");
+    let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    v["retention"]["tiers"][1]["step_ms"] = 90_000.into();
+    assert!(Report::from_json(&v.to_string()).is_err());
+}
+
+#[test]
+fn leak_work_stays_bounded_over_a_long_run() {
+    let t0 = Instant::from_secs(10);
+    let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
+    rec.set_leak_config(LeakConfig::default());
+    let mut rng = Rng(9);
+    // 12 h of a 5 MB/h leak: the envelope stays within its bound and still calls it.
+    for s in 0..12 * 3600u64 {
+        let rss = 300e6 + s as f64 * 5e6 / 3600.0 + rng.next() * 1e6;
+        rec.handle_sample(
+            t0.saturating_add(Duration::from_secs(s)),
+            [(metrics::PROC_RSS, rss)],
+        );
+    }
+    let r = rec.report(t0.saturating_add(Duration::from_secs(12 * 3600)));
+    let leak = &r.memory.unwrap().leak;
+    assert!(leak.points <= crate::leak::Envelope::MAX_POINTS, "{leak:?}");
+    assert!(
+        leak.points >= crate::leak::Envelope::MAX_POINTS / 2,
+        "{leak:?}"
+    );
+    assert_eq!(leak.verdict, crate::leak::Verdict::Leak, "{leak:?}");
+    assert!((leak.slope_mb_per_h - 5.0).abs() < 0.5, "{leak:?}");
+}

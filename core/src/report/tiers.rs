@@ -1,0 +1,764 @@
+//! Tiered retention: full-resolution samples for a recent span, compactly encoded, then
+//! rollups (1 minute, 1 hour by default) that keep count, min, max, mean and a mergeable
+//! histogram of each metric per step.
+//!
+//! Everything is held in encoded blocks (see [`super::encoding`]): blocks of
+//! [`BLOCK_ROWS`] rows, dropped whole once their newest row is older than the tier's span.
+//! Appending is `O(metrics)` per sample; decoding a tier is `O(retained rows)`.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use super::Series;
+use super::encoding::{
+    TimeEncoder, ValueEncoder, decode_times, decode_values, dequantise, get_varint, put_varint,
+    quantise, round, unzigzag, zigzag,
+};
+
+/// Rows per encoded block.
+pub(crate) const BLOCK_ROWS: usize = 512;
+
+/// How long each tier keeps its data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Full-resolution samples newer than this (ms) are kept (default 24 h).
+    pub full_ms: u64,
+    /// Rollup tiers, finest first (default 1 min for 30 days, 1 h for 365 days).
+    pub tiers: Vec<TierSpec>,
+}
+
+/// One rollup tier's step and span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierSpec {
+    /// Width of a row, ms.
+    pub step_ms: u64,
+    /// Rows newer than this (ms) are kept.
+    pub span_ms: u64,
+}
+
+const MINUTE: u64 = 60_000;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            full_ms: DAY,
+            tiers: vec![
+                TierSpec {
+                    step_ms: MINUTE,
+                    span_ms: 30 * DAY,
+                },
+                TierSpec {
+                    step_ms: HOUR,
+                    span_ms: 365 * DAY,
+                },
+            ],
+        }
+    }
+}
+
+impl Retention {
+    /// Checks that spans and steps are positive and that each step is a multiple of the one
+    /// before (so coarser rows are exact merges of finer ones).
+    ///
+    /// # Errors
+    /// What is wrong, in one line.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.full_ms == 0 {
+            return Err(String::from("retention.full_ms must be > 0"));
+        }
+        let mut prev = 0u64;
+        for (i, t) in self.tiers.iter().enumerate() {
+            if t.step_ms == 0 || t.span_ms == 0 {
+                return Err(format!(
+                    "retention.tiers[{i}]: step_ms and span_ms must be > 0"
+                ));
+            }
+            if prev != 0 && (t.step_ms <= prev || t.step_ms % prev != 0) {
+                return Err(format!(
+                    "retention.tiers[{i}]: step_ms {} must be a larger multiple of {prev}",
+                    t.step_ms
+                ));
+            }
+            prev = t.step_ms;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rollup histogram
+
+/// log2 of the sub-buckets per power of two of a rollup histogram.
+const RH_SUB_BITS: u32 = 4;
+const RH_SUB: u64 = 1 << RH_SUB_BITS;
+
+/// The bucket of a quantised value in a rollup histogram: values below 32 exactly, above
+/// that 16 equal sub-buckets per power of two. Negative values count as zero.
+pub fn rollup_bucket(q: i64) -> u16 {
+    let v = q.max(0) as u64;
+    let bits = 64 - v.leading_zeros();
+    let shift = bits.saturating_sub(RH_SUB_BITS + 1);
+    (u64::from(shift) * RH_SUB + (v >> shift)) as u16
+}
+
+/// The lowest quantised value of bucket `index`, and its width.
+fn bucket_range(index: u16) -> (u64, u64) {
+    let i = u64::from(index);
+    if i < 2 * RH_SUB {
+        return (i, 1);
+    }
+    let shift = i / RH_SUB - 1;
+    let sub = i - shift * RH_SUB;
+    (sub << shift, 1 << shift)
+}
+
+/// Per-step aggregate of one metric, in quantised units.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Agg {
+    pub(crate) count: u64,
+    pub(crate) min: i64,
+    pub(crate) max: i64,
+    pub(crate) sum: i64,
+    /// Sorted `(bucket, count)` of non-empty buckets.
+    pub(crate) hist: Vec<(u16, u64)>,
+}
+
+impl Agg {
+    fn record(&mut self, q: i64) {
+        if self.count == 0 {
+            self.min = q;
+            self.max = q;
+        } else {
+            self.min = self.min.min(q);
+            self.max = self.max.max(q);
+        }
+        self.count += 1;
+        self.sum = self.sum.saturating_add(q);
+        let b = rollup_bucket(q);
+        match self.hist.binary_search_by_key(&b, |e| e.0) {
+            Ok(i) => self.hist[i].1 += 1,
+            Err(i) => self.hist.insert(i, (b, 1)),
+        }
+    }
+
+    fn merge(&mut self, other: &Agg) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = other.clone();
+            return;
+        }
+        self.count += other.count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sum = self.sum.saturating_add(other.sum);
+        for &(b, c) in &other.hist {
+            match self.hist.binary_search_by_key(&b, |e| e.0) {
+                Ok(i) => self.hist[i].1 += c,
+                Err(i) => self.hist.insert(i, (b, c)),
+            }
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>, prev_min: &mut i64) {
+        put_varint(out, self.count);
+        if self.count == 0 {
+            return;
+        }
+        put_varint(out, zigzag(self.min - *prev_min));
+        *prev_min = self.min;
+        put_varint(out, (self.max - self.min) as u64);
+        let excess = self
+            .sum
+            .saturating_sub((self.count as i64).saturating_mul(self.min));
+        put_varint(out, excess.max(0) as u64);
+        put_varint(out, self.hist.len() as u64);
+        let mut prev = 0u16;
+        for &(b, c) in &self.hist {
+            put_varint(out, u64::from(b - prev));
+            put_varint(out, c);
+            prev = b;
+        }
+    }
+
+    fn decode(bytes: &[u8], pos: &mut usize, prev_min: &mut i64) -> Option<Agg> {
+        let count = get_varint(bytes, pos)?;
+        if count == 0 {
+            return Some(Agg::default());
+        }
+        let min = prev_min.wrapping_add(unzigzag(get_varint(bytes, pos)?));
+        *prev_min = min;
+        let max = min.wrapping_add(get_varint(bytes, pos)? as i64);
+        let sum = (get_varint(bytes, pos)? as i64).wrapping_add((count as i64).wrapping_mul(min));
+        let n = get_varint(bytes, pos)?;
+        let mut hist = Vec::with_capacity(usize::try_from(n).ok()?.min(1024));
+        let mut prev = 0u64;
+        for _ in 0..n {
+            prev += get_varint(bytes, pos)?;
+            hist.push((u16::try_from(prev).ok()?, get_varint(bytes, pos)?));
+        }
+        Some(Agg {
+            count,
+            min,
+            max,
+            sum,
+            hist,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoded blocks
+
+#[derive(Clone, Debug)]
+struct Column {
+    scale: f64,
+    /// Rows of the block before this column's first entry (all empty).
+    start: usize,
+    /// Entries written since `start`.
+    written: usize,
+    bytes: Vec<u8>,
+    enc: ValueEncoder,
+    prev_min: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Block {
+    len: usize,
+    last_t: u64,
+    times: Vec<u8>,
+    tenc: TimeEncoder,
+    columns: BTreeMap<String, Column>,
+}
+
+impl Block {
+    fn column(&mut self, name: &str, scale: f64) -> &mut Column {
+        let len = self.len;
+        if !self.columns.contains_key(name) {
+            self.columns.insert(
+                String::from(name),
+                Column {
+                    scale,
+                    start: len,
+                    written: 0,
+                    bytes: Vec::new(),
+                    enc: ValueEncoder::default(),
+                    prev_min: 0,
+                },
+            );
+        }
+        self.columns.get_mut(name).expect("inserted above")
+    }
+
+    fn times(&self) -> Vec<u64> {
+        let mut t = Vec::with_capacity(self.len);
+        // Our own encoding: a failure would be a bug, and leaves the column short.
+        let _ = decode_times(&self.times, self.len, &mut t);
+        t
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.times.capacity()
+            + self
+                .columns
+                .iter()
+                .map(|(k, c)| k.capacity() + c.bytes.capacity() + core::mem::size_of::<Column>())
+                .sum::<usize>()
+    }
+}
+
+/// A list of blocks with a span: rows older than `newest - span` are dropped a block at a
+/// time.
+#[derive(Clone, Debug, Default)]
+struct Blocks {
+    span_ms: u64,
+    blocks: VecDeque<Block>,
+}
+
+impl Blocks {
+    fn new(span_ms: u64) -> Blocks {
+        Blocks {
+            span_ms,
+            blocks: VecDeque::new(),
+        }
+    }
+
+    /// Starts a row at `t`: the block it goes to.
+    fn start_row(&mut self, t: u64) -> &mut Block {
+        if self.blocks.back().is_none_or(|b| b.len >= BLOCK_ROWS) {
+            self.blocks.push_back(Block::default());
+        }
+        while self.blocks.len() > 1
+            && self
+                .blocks
+                .front()
+                .is_some_and(|b| b.last_t.saturating_add(self.span_ms) < t)
+        {
+            self.blocks.pop_front();
+        }
+        let block = self.blocks.back_mut().expect("just pushed");
+        let (times, tenc) = (&mut block.times, &mut block.tenc);
+        tenc.push(times, t);
+        block
+    }
+
+    /// Ends the row started at `t`: columns without an entry get `empty`.
+    fn end_row(block: &mut Block, t: u64, empty: impl Fn(&mut Column)) {
+        block.len += 1;
+        block.last_t = t;
+        let len = block.len;
+        for c in block.columns.values_mut() {
+            if c.start + c.written < len {
+                empty(c);
+                c.written += 1;
+            }
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.blocks.iter().map(|b| b.len).sum()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.blocks.iter().map(Block::heap_bytes).sum::<usize>()
+            + self.blocks.capacity() * core::mem::size_of::<Block>()
+    }
+
+    fn names(&self) -> BTreeMap<&str, f64> {
+        let mut names = BTreeMap::new();
+        for b in &self.blocks {
+            for (k, c) in &b.columns {
+                names.insert(k.as_str(), c.scale);
+            }
+        }
+        names
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Full resolution
+
+/// Full-resolution samples of the recent span, quantised and delta-encoded.
+#[derive(Clone, Debug)]
+pub(crate) struct FullRes {
+    blocks: Blocks,
+}
+
+impl FullRes {
+    pub(crate) fn new(span_ms: u64) -> FullRes {
+        FullRes {
+            blocks: Blocks::new(span_ms),
+        }
+    }
+
+    /// Appends a sample of quantised values `(name, q, scale)` (each name once).
+    pub(crate) fn push(&mut self, t: u64, values: &[(&str, i64, f64)]) {
+        let block = self.blocks.start_row(t);
+        for &(name, q, scale) in values {
+            let c = block.column(name, scale);
+            c.enc.push(&mut c.bytes, Some(q));
+            c.written += 1;
+        }
+        Blocks::end_row(block, t, |c| c.enc.push(&mut c.bytes, None));
+    }
+
+    /// Samples held.
+    pub(crate) fn len(&self) -> usize {
+        self.blocks.rows()
+    }
+
+    /// Encoded bytes held (times, values and per-column overhead), and values held.
+    pub(crate) fn footprint(&self) -> (usize, usize) {
+        let values = self
+            .blocks
+            .blocks
+            .iter()
+            .map(|b| b.columns.values().map(|c| c.written).sum::<usize>())
+            .sum();
+        (self.blocks.heap_bytes(), values)
+    }
+
+    /// Decodes everything held into a [`Series`].
+    pub(crate) fn to_series(&self) -> Series {
+        let names = self.blocks.names();
+        let total = self.blocks.rows();
+        let mut t_ms = Vec::with_capacity(total);
+        let mut columns: BTreeMap<String, Vec<Option<f64>>> = names
+            .keys()
+            .map(|k| (String::from(*k), Vec::with_capacity(total)))
+            .collect();
+        for b in &self.blocks.blocks {
+            t_ms.extend(b.times());
+            for (name, col) in &mut columns {
+                if let Some(c) = b.columns.get(name.as_str()) {
+                    col.resize(col.len() + c.start, None);
+                    let scale = c.scale;
+                    let _ = decode_values(&c.bytes, c.written, |q| {
+                        col.push(q.map(|q| dequantise(q, scale)));
+                    });
+                }
+                col.resize(t_ms.len(), None);
+            }
+        }
+        Series::from_parts(t_ms, columns)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rollup tiers
+
+/// One rollup tier being filled: encoded closed rows plus the open one.
+#[derive(Clone, Debug)]
+pub(crate) struct TierStore {
+    spec: TierSpec,
+    blocks: Blocks,
+    open: Option<Row>,
+}
+
+/// A row: its start time and, per metric, the scale and the aggregate.
+type Row = (u64, BTreeMap<String, (f64, Agg)>);
+
+impl TierStore {
+    pub(crate) fn new(spec: TierSpec) -> TierStore {
+        TierStore {
+            spec,
+            blocks: Blocks::new(spec.span_ms),
+            open: None,
+        }
+    }
+
+    /// Merges `f` into the row of `t`; returns the row this closed, if any (already stored).
+    fn add(&mut self, t: u64, f: impl FnOnce(&mut BTreeMap<String, (f64, Agg)>)) -> Option<Row> {
+        let row_t = t - t % self.spec.step_ms;
+        let mut closed = None;
+        if self.open.as_ref().is_some_and(|(ot, _)| *ot != row_t) {
+            closed = self.open.take();
+            if let Some(row) = &closed {
+                self.store(row);
+            }
+        }
+        let (_, aggs) = self.open.get_or_insert_with(|| (row_t, BTreeMap::new()));
+        f(aggs);
+        closed
+    }
+
+    fn store(&mut self, (t, aggs): &Row) {
+        let block = self.blocks.start_row(*t);
+        for (name, (scale, agg)) in aggs {
+            let c = block.column(name, *scale);
+            agg.encode(&mut c.bytes, &mut c.prev_min);
+            c.written += 1;
+        }
+        Blocks::end_row(block, *t, |c| put_varint(&mut c.bytes, 0));
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        let mut out = Vec::with_capacity(self.blocks.rows() + 1);
+        for b in &self.blocks.blocks {
+            let times = b.times();
+            let start = out.len();
+            out.extend(times.into_iter().map(|t| (t, BTreeMap::new())));
+            for (name, c) in &b.columns {
+                let (mut pos, mut prev_min) = (0, 0);
+                for i in 0..c.written {
+                    let Some(agg) = Agg::decode(&c.bytes, &mut pos, &mut prev_min) else {
+                        break;
+                    };
+                    if agg.count > 0 {
+                        let row: &mut Row = &mut out[start + c.start + i];
+                        row.1.insert(name.clone(), (c.scale, agg));
+                    }
+                }
+            }
+        }
+        if let Some(open) = &self.open {
+            out.push(open.clone());
+        }
+        out
+    }
+
+    /// The tier as report data.
+    pub(crate) fn to_rollup(&self) -> Rollup {
+        let rows = self.rows();
+        let mut metrics: BTreeMap<String, RollupColumn> = BTreeMap::new();
+        for (_, aggs) in &rows {
+            for (name, (scale, _)) in aggs {
+                metrics
+                    .entry(name.clone())
+                    .or_insert_with(|| RollupColumn::empty(*scale, rows.len()));
+            }
+        }
+        for (i, (_, aggs)) in rows.iter().enumerate() {
+            for (name, (scale, agg)) in aggs {
+                if let Some(col) = metrics.get_mut(name) {
+                    col.set(i, *scale, agg);
+                }
+            }
+        }
+        Rollup {
+            step_ms: self.spec.step_ms,
+            span_ms: self.spec.span_ms,
+            t_ms: rows.iter().map(|r| r.0).collect(),
+            metrics,
+        }
+    }
+
+    /// Rebuilds the tier from report data; the last row becomes the open one.
+    pub(crate) fn from_rollup(r: &Rollup) -> TierStore {
+        let mut store = TierStore::new(TierSpec {
+            step_ms: r.step_ms,
+            span_ms: r.span_ms,
+        });
+        let mut rows: Vec<Row> = r.t_ms.iter().map(|&t| (t, BTreeMap::new())).collect();
+        for (name, col) in &r.metrics {
+            for (i, row) in rows.iter_mut().enumerate() {
+                if let Some(agg) = col.agg(i) {
+                    row.1.insert(name.clone(), (col.scale, agg));
+                }
+            }
+        }
+        let open = rows.pop();
+        for row in &rows {
+            store.store(row);
+        }
+        store.open = open;
+        store
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.blocks.heap_bytes()
+    }
+}
+
+/// Full resolution plus the rollup tiers, fed one sample at a time.
+#[derive(Clone, Debug)]
+pub(crate) struct Tiers {
+    pub(crate) full: FullRes,
+    pub(crate) rollups: Vec<TierStore>,
+}
+
+impl Tiers {
+    pub(crate) fn new(retention: &Retention) -> Tiers {
+        Tiers {
+            full: FullRes::new(retention.full_ms),
+            rollups: retention.tiers.iter().map(|&s| TierStore::new(s)).collect(),
+        }
+    }
+
+    /// Appends a sample to the full-resolution tier and every rollup.
+    pub(crate) fn push(&mut self, t: u64, values: &[(&str, i64, f64)]) {
+        self.full.push(t, values);
+        self.roll(t, values);
+    }
+
+    /// Feeds the rollups only (the full-resolution tier already has the sample).
+    pub(crate) fn roll(&mut self, t: u64, values: &[(&str, i64, f64)]) {
+        let Some((first, rest)) = self.rollups.split_first_mut() else {
+            return;
+        };
+        let mut closed = first.add(t, |aggs| {
+            for &(name, q, scale) in values {
+                aggs.entry(String::from(name))
+                    .or_insert_with(|| (scale, Agg::default()))
+                    .1
+                    .record(q);
+            }
+        });
+        for tier in rest {
+            let Some((row_t, row)) = closed else { break };
+            closed = tier.add(row_t, |aggs| {
+                for (name, (scale, agg)) in &row {
+                    aggs.entry(name.clone())
+                        .or_insert_with(|| (*scale, Agg::default()))
+                        .1
+                        .merge(agg);
+                }
+            });
+        }
+    }
+
+    /// Heap bytes held by the encoded tiers (approximate: capacities plus per-column
+    /// overhead).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.full.footprint().0
+            + self
+                .rollups
+                .iter()
+                .map(TierStore::heap_bytes)
+                .sum::<usize>()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Report data
+
+/// A rollup tier in a report: one row per `step_ms` that had samples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// Width of a row, ms.
+    pub step_ms: u64,
+    /// How far back the tier reaches, ms.
+    pub span_ms: u64,
+    /// Row start times, ms since the report start, increasing, multiples of `step_ms`.
+    pub t_ms: Vec<u64>,
+    /// Per metric: one entry per row in each array.
+    pub metrics: BTreeMap<String, RollupColumn>,
+}
+
+/// One metric of a rollup tier. A row with `count` 0 had no value (`null` elsewhere).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RollupColumn {
+    /// Histogram units per metric unit (`round(value × scale)` is what is counted).
+    pub scale: f64,
+    /// Values in the row.
+    pub count: Vec<u64>,
+    /// Smallest value.
+    pub min: Vec<Option<f64>>,
+    /// Largest value.
+    pub max: Vec<Option<f64>>,
+    /// Mean value.
+    pub mean: Vec<Option<f64>>,
+    /// `[bucket, count]` of the non-empty histogram buckets (see [`rollup_bucket`]).
+    pub histogram: Vec<Vec<[u64; 2]>>,
+}
+
+impl RollupColumn {
+    fn empty(scale: f64, rows: usize) -> RollupColumn {
+        RollupColumn {
+            scale,
+            count: vec![0; rows],
+            min: vec![None; rows],
+            max: vec![None; rows],
+            mean: vec![None; rows],
+            histogram: vec![Vec::new(); rows],
+        }
+    }
+
+    fn set(&mut self, i: usize, scale: f64, agg: &Agg) {
+        self.count[i] = agg.count;
+        self.min[i] = Some(dequantise(agg.min, scale));
+        self.max[i] = Some(dequantise(agg.max, scale));
+        self.mean[i] = Some(agg.sum as f64 / agg.count as f64 / scale);
+        self.histogram[i] = agg.hist.iter().map(|&(b, c)| [u64::from(b), c]).collect();
+    }
+
+    /// Row `i` back in quantised units (`None` when empty or malformed).
+    fn agg(&self, i: usize) -> Option<Agg> {
+        let count = *self.count.get(i)?;
+        if count == 0 {
+            return None;
+        }
+        let q = |v: Option<&Option<f64>>| v.copied().flatten().map(|v| quantise(v, self.scale));
+        let mean = (*self.mean.get(i)?)?;
+        let sum = round(mean * self.scale * count as f64);
+        Some(Agg {
+            count,
+            min: q(self.min.get(i))?,
+            max: q(self.max.get(i))?,
+            sum,
+            hist: self
+                .histogram
+                .get(i)?
+                .iter()
+                .map(|&[b, c]| (u16::try_from(b).unwrap_or(u16::MAX), c))
+                .collect(),
+        })
+    }
+}
+
+impl Rollup {
+    /// Checks equal lengths, increasing aligned times and histograms that add up.
+    ///
+    /// # Errors
+    /// The first inconsistency, naming the tier by `name`.
+    pub fn validate(&self, name: &str) -> Result<(), String> {
+        if self.step_ms == 0 {
+            return Err(format!("{name}.step_ms must be > 0"));
+        }
+        if let Some(i) = self.t_ms.windows(2).position(|w| w[1] <= w[0]) {
+            return Err(format!("{name}.t_ms is not increasing at index {}", i + 1));
+        }
+        if let Some(t) = self.t_ms.iter().find(|&&t| t % self.step_ms != 0) {
+            return Err(format!("{name}.t_ms: {t} is not a multiple of step_ms"));
+        }
+        let n = self.t_ms.len();
+        for (m, c) in &self.metrics {
+            let lens = [
+                c.count.len(),
+                c.min.len(),
+                c.max.len(),
+                c.mean.len(),
+                c.histogram.len(),
+            ];
+            if lens.iter().any(|&l| l != n) {
+                return Err(format!(
+                    "{name}.metrics.{m}: arrays must all have {n} entries (one per t_ms)"
+                ));
+            }
+            if !(c.scale.is_finite() && c.scale > 0.0) {
+                return Err(format!("{name}.metrics.{m}.scale must be > 0"));
+            }
+            for i in 0..n {
+                let total: u64 = c.histogram[i]
+                    .iter()
+                    .map(|e| e[1])
+                    .fold(0, u64::saturating_add);
+                let filled = c.min[i].is_some() && c.max[i].is_some() && c.mean[i].is_some();
+                if total != c.count[i] || (c.count[i] > 0) != filled {
+                    return Err(format!(
+                        "{name}.metrics.{m}: row {i} has count {} but its histogram or min/max/mean disagree",
+                        c.count[i]
+                    ));
+                }
+                if c.histogram[i].iter().any(|e| e[0] > u64::from(u16::MAX))
+                    || c.histogram[i].windows(2).any(|w| w[1][0] <= w[0][0])
+                {
+                    return Err(format!(
+                        "{name}.metrics.{m}: row {i} histogram buckets must increase"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The `q`-quantile (0..=1) of `metric` over rows with `from_ms <= t < to_ms`, merging
+    /// their histograms: within 1/32 (3.1 %) of the exact value (plus the unit's
+    /// resolution), and clamped to the exact min and max of those rows.
+    pub fn quantile(&self, metric: &str, from_ms: u64, to_ms: u64, q: f64) -> Option<f64> {
+        let col = self.metrics.get(metric)?;
+        let mut merged = Agg::default();
+        for (i, &t) in self.t_ms.iter().enumerate() {
+            if t >= from_ms
+                && t < to_ms
+                && let Some(agg) = col.agg(i)
+            {
+                merged.merge(&agg);
+            }
+        }
+        if merged.count == 0 {
+            return None;
+        }
+        let x = q.clamp(0.0, 1.0) * merged.count as f64;
+        let rank = (x as u64 + u64::from((x as u64 as f64) < x)).max(1);
+        let mut seen = 0;
+        for &(b, c) in &merged.hist {
+            seen += c;
+            if seen >= rank {
+                let (lo, width) = bucket_range(b);
+                let mid = lo as f64 + (width as f64 - 1.0) / 2.0;
+                let v = mid.clamp(merged.min as f64, merged.max as f64);
+                return Some(v / col.scale);
+            }
+        }
+        Some(dequantise(merged.max, col.scale))
+    }
+}
