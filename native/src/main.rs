@@ -52,6 +52,10 @@ enum Cmd {
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Bearer token required of every request (or set PERFOPT_TOKEN); mandatory when
+        /// the address is not loopback.
+        #[arg(long)]
+        token: Option<String>,
     },
     /// Print the default rules as JSON.
     Rules,
@@ -111,6 +115,10 @@ struct DemoArgs {
     /// after it, until Ctrl-C).
     #[arg(long)]
     serve: Option<SocketAddr>,
+    /// Bearer token required of every request to --serve (or set PERFOPT_TOKEN); mandatory
+    /// when the address is not loopback.
+    #[arg(long)]
+    token: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -144,6 +152,10 @@ struct MonitorArgs {
     /// Serve the live viewer, /api/report and /metrics on this address while running.
     #[arg(long)]
     serve: Option<SocketAddr>,
+    /// Bearer token required of every request to --serve (or set PERFOPT_TOKEN); mandatory
+    /// when the address is not loopback.
+    #[arg(long)]
+    token: Option<String>,
     /// Leak analysis: ignore the target's RSS during this first stretch.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     leak_warmup: Duration,
@@ -243,7 +255,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Cmd::Serve { file, addr } => {
+        Cmd::Serve { file, addr, token } => {
+            let options = serve_options(addr, token)?;
             let report = report_file::load(&file).map_err(bad_input)?;
             let listener = bind(addr).await?;
             let url = url_of(&listener);
@@ -252,9 +265,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 file.display()
             );
             flush();
-            http::serve(listener, Arc::new(SavedReport(report)), stop_signal())
-                .await
-                .map_err(failure)
+            http::serve_with(
+                listener,
+                Arc::new(SavedReport(report)),
+                options,
+                stop_signal(),
+            )
+            .await
+            .map_err(failure)
         }
         Cmd::Rules => {
             let rules = perfopt_core::rules::default_rules();
@@ -294,16 +312,18 @@ struct LiveServer {
 
 impl LiveServer {
     async fn start(
-        addr: Option<SocketAddr>,
+        serve: Option<(SocketAddr, http::ServeOptions)>,
         live: Arc<Live>,
     ) -> Result<Option<LiveServer>, Failure> {
-        let Some(addr) = addr else { return Ok(None) };
+        let Some((addr, options)) = serve else {
+            return Ok(None);
+        };
         let listener = bind(addr).await?;
         println!("perfopt: live viewer at {}", url_of(&listener));
         flush();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let source: Arc<dyn ReportSource> = live;
-        let task = tokio::spawn(http::serve(listener, source, async move {
+        let task = tokio::spawn(http::serve_with(listener, source, options, async move {
             let _ = stopped.await;
         }));
         Ok(Some(LiveServer { stop, task }))
@@ -330,6 +350,13 @@ impl ReportSource for Live {
         match self.done.get() {
             Some(r) => r.clone(),
             None => self.handle.report(),
+        }
+    }
+
+    fn version(&self) -> Option<u64> {
+        match self.done.get() {
+            Some(_) => Some(u64::MAX),
+            None => Some(self.handle.samples_taken()),
         }
     }
 }
@@ -367,8 +394,9 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         resume,
         ..MonitorConfig::default()
     };
-    // Check the output folder before spending a whole run on it.
+    // Check the output folder and the server settings before spending a whole run on them.
     check_out_dir(&out)?;
+    let serve = live_serve_options(args.serve, args.token.clone())?;
     let mut monitor = Monitor::start(config).map_err(|e| match e {
         MonitorError::Spawn(..)
         | MonitorError::Sampler(_)
@@ -381,7 +409,7 @@ async fn monitor(args: MonitorArgs) -> Result<(), Failure> {
         handle: monitor.handle(),
         done: OnceLock::new(),
     });
-    let server = LiveServer::start(args.serve, live.clone()).await?;
+    let server = LiveServer::start(serve, live.clone()).await?;
     let events = monitor.events();
     let printer = tokio::spawn(print_events(events));
     let report = monitor.run(stop).await;
@@ -409,6 +437,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
     for path in [&args.out, &args.html] {
         check_out_dir(path)?;
     }
+    let serve = live_serve_options(args.serve, args.token.clone())?;
     let config = DemoConfig {
         clients: args.clients,
         rate: args.rate,
@@ -444,7 +473,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         handle: demo.handle(),
         done: OnceLock::new(),
     });
-    let server = LiveServer::start(args.serve, live.clone()).await?;
+    let server = LiveServer::start(serve, live.clone()).await?;
     flush();
     let handle = demo.handle();
     // Dropping the demo's future on a signal drops its temporary folder (removed on drop).
@@ -484,6 +513,31 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The server's options for `addr`: the token from `--token` or the environment, checked
+/// against the address (a warning is printed when it is not loopback).
+fn serve_options(addr: SocketAddr, token: Option<String>) -> Result<http::ServeOptions, Failure> {
+    let token = token.or_else(|| {
+        std::env::var(http::TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty())
+    });
+    if let Some(warning) = http::check_exposure(addr, token.as_deref()).map_err(bad_input)? {
+        eprintln!("perfopt: {warning}");
+    }
+    Ok(http::ServeOptions {
+        token,
+        ..http::ServeOptions::default()
+    })
+}
+
+fn live_serve_options(
+    addr: Option<SocketAddr>,
+    token: Option<String>,
+) -> Result<Option<(SocketAddr, http::ServeOptions)>, Failure> {
+    addr.map(|a| serve_options(a, token).map(|o| (a, o)))
+        .transpose()
 }
 
 /// Fails early when the folder of an output file does not exist.

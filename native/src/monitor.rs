@@ -3,6 +3,7 @@
 //! evaluates the rules. All policy is in core; this is the driver.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -155,6 +156,9 @@ struct Shared {
     interval: Mutex<Interval>,
     profiler: Profiler,
     components: Mutex<Vec<Arc<dyn ComponentSource>>>,
+    /// Samples taken so far: the version of the live report (the HTTP server encodes the
+    /// report once per version).
+    samples: AtomicU64,
 }
 
 impl fmt::Debug for Shared {
@@ -204,6 +208,11 @@ impl MonitorHandle {
     /// Adds a component whose statistics go into the report (`components.<name>`).
     pub fn add_component(&self, source: Arc<dyn ComponentSource>) {
         lock(&self.shared.components).push(source);
+    }
+
+    /// Samples taken so far; it changes whenever the report gains a sample.
+    pub fn samples_taken(&self) -> u64 {
+        self.shared.samples.load(Ordering::Acquire)
     }
 
     /// The report as of now.
@@ -314,6 +323,7 @@ impl Monitor {
                 interval: Mutex::new(Interval::default()),
                 profiler: Profiler::new(),
                 components: Mutex::new(Vec::new()),
+                samples: AtomicU64::new(0),
             }),
         };
         Ok(Monitor {
@@ -444,6 +454,7 @@ impl Monitor {
                 alerts.push((a, advice));
             }
         }
+        self.handle.shared.samples.fetch_add(1, Ordering::Release);
         self.emit(MonitorEvent::Sample {
             elapsed: now.saturating_duration_since(self.start),
             values,
