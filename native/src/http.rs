@@ -1,5 +1,6 @@
 //! The HTTP face of perfopt (axum): `/` the viewer, `/api/report` the current report as
-//! JSON, `/metrics` the Prometheus text format. Binds 127.0.0.1 unless told otherwise.
+//! JSON, `/api/events` the live report as server-sent events ([`crate::events`]),
+//! `/metrics` the Prometheus text format. Binds 127.0.0.1 unless told otherwise.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,8 +66,14 @@ pub async fn serve(
     source: Source,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(source))
-        .with_graceful_shutdown(shutdown)
+    // `/api/events` (server-sent events): its streams end when the server shuts down.
+    let (stop, stopped) = crate::events::stop_switch();
+    let app = router(source.clone()).merge(crate::events::router(source, stopped));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.stop();
+        })
         .await
 }
 

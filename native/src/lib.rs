@@ -31,6 +31,8 @@ pub mod alloc_count;
 pub mod cache;
 pub mod clock;
 pub mod demo;
+pub mod events;
+pub mod fleet;
 pub mod html_report;
 pub mod http;
 pub mod limiter;

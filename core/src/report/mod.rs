@@ -8,7 +8,11 @@
 mod recorder;
 mod series;
 
+pub mod compare;
+pub mod delta;
+pub mod merge;
 pub mod metrics;
+pub mod span;
 
 use alloc::collections::BTreeMap;
 use alloc::format;
