@@ -29,10 +29,12 @@ ensure_wasm_bindgen_cli() {
 }
 
 ensure_chromium() {
-  if ! command -v chromedriver >/dev/null || [ ! -x /usr/bin/chromium ]; then
-    log "installing Debian's chromium and chromium-driver"
+  # prometheus (with promtool): tests/tests/prometheus_e2e.rs scrapes /metrics with it.
+  if ! command -v chromedriver >/dev/null || [ ! -x /usr/bin/chromium ] \
+    || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    log "installing Debian's chromium, chromium-driver and prometheus"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver prometheus >/dev/null
   fi
 }
 

@@ -50,7 +50,7 @@ struct Family {
     /// Which report item owns the name (to tell a collision from a second label set).
     owner: String,
     /// `(suffix, labels, value)`: suffix is "" or `_sum` / `_count` for summaries.
-    samples: Vec<(&'static str, Vec<(&'static str, String)>, f64)>,
+    samples: Vec<(&'static str, Labels, f64)>,
 }
 
 /// The families of one exposition, with collision-free names.
@@ -252,6 +252,21 @@ const SERIES: &[(&str, &str, f64, &str)] = &[
     ),
 ];
 
+/// Series of component figures that `/metrics` exposes from the components themselves
+/// (as counters, gauges and summaries), so not twice.
+const EXPOSED_BY_COMPONENTS: &[&str] = &[
+    metrics::CACHE_EVICTIONS,
+    metrics::CACHE_ENTRIES,
+    metrics::POOL_IN_USE,
+    metrics::POOL_IDLE,
+    metrics::POOL_WAITING,
+    metrics::POOL_WAIT_P99,
+    metrics::LIMITER_IN_FLIGHT,
+    metrics::LIMITER_QUEUED,
+    metrics::LIMITER_LIMIT,
+    metrics::LIMITER_REJECTED,
+];
+
 /// Renders the report: the latest value of every series metric as a gauge in base units,
 /// the whole-run request latency as a summary, every component's figures, each rule's state
 /// as `perfopt_alert_firing{rule,severity}` and `perfopt_info{version,host}`.
@@ -279,7 +294,22 @@ pub fn render(report: &Report) -> String {
             continue;
         };
         let owner = format!("series:{name}");
-        if name == metrics::CACHE_HIT_RATE {
+        if EXPOSED_BY_COMPONENTS.contains(&name) {
+            continue;
+        }
+        if let Some(tier) = match name {
+            metrics::CACHE_L1_HIT_RATE => Some("l1"),
+            metrics::CACHE_L2_HIT_RATE => Some("l2"),
+            _ => None,
+        } {
+            reg.gauge(
+                "perfopt_cache_tier_hit_ratio",
+                "cache_tier_hit_ratio",
+                "Cache hits of one tier, ratio of the lookups that tier saw (0-1), in the last interval",
+                vec![("tier", tier.into()), ("window", "last_interval".into())],
+                last / 100.0,
+            );
+        } else if name == metrics::CACHE_HIT_RATE {
             reg.gauge(
                 "perfopt_cache_hit_ratio",
                 "cache_hit_ratio",

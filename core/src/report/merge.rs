@@ -123,7 +123,7 @@ pub enum Combine {
 /// How `metric` combines across hosts (see the module docs).
 pub fn combine_of(metric: &str) -> Combine {
     match metric {
-        metrics::LATENCY_P99 | metrics::MEM_LEAK => Combine::Max,
+        metrics::LATENCY_P99 | metrics::MEM_LEAK | metrics::POOL_WAIT_P99 => Combine::Max,
         metrics::LATENCY_MEAN => Combine::MeanByThroughput,
         metrics::SYS_LOAD1 | metrics::SYS_CPU | metrics::SYS_MEM => Combine::Mean,
         _ => match metrics::lookup(metric).map(|d| d.unit) {
@@ -374,10 +374,8 @@ fn merge_component(acc: &mut serde_json::Value, other: &serde_json::Value) {
                 }
             };
         }
-        (a @ Value::String(_), Value::String(b)) => {
-            if a.as_str() != Some(b.as_str()) {
-                *a = Value::String(String::from("mixed"));
-            }
+        (a @ Value::String(_), Value::String(b)) if a.as_str() != Some(b.as_str()) => {
+            *a = Value::String(String::from("mixed"));
         }
         (a @ Value::Null, b) => *a = without_lists(b),
         _ => {}

@@ -9,6 +9,7 @@ mod recorder;
 mod series;
 
 pub mod compare;
+pub mod components;
 pub mod delta;
 pub mod merge;
 pub mod metrics;
