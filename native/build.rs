@@ -14,7 +14,13 @@ use std::{env, fs};
 const WEB_CRATE: &str = "perfopt-web";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const PROFILE: &str = "wasm-release";
-const PAGE_FILES: &[&str] = &["index.html", "app.js", "style.css"];
+const PAGE_FILES: &[&str] = &[
+    "index.html",
+    "app.js",
+    "style.css",
+    "vendor/uPlot.iife.min.js",
+    "vendor/uPlot.min.css",
+];
 
 fn main() {
     // Without the `viewer` feature there is nothing to build: no wasm target, no nested cargo.
@@ -83,7 +89,11 @@ fn run() -> Result<(), String> {
 
     for file in PAGE_FILES {
         let from = root.join("web/www").join(file);
-        fs::copy(&from, viewer.join(file)).map_err(|e| format!("{}: {e}", from.display()))?;
+        let to = viewer.join(file);
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
     }
     Ok(())
 }

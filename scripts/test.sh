@@ -14,6 +14,7 @@ bash scripts/tests/ensure-tools.sh
 ensure_wasm_target
 ensure_wasm_bindgen_cli
 ensure_chromium
+ensure_prometheus
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -71,6 +71,8 @@ const STYLESHEET_LINK: &str = r#"<link rel="stylesheet" href="style.css">"#;
 const PRELOAD_LINK: &str = r#"<link rel="modulepreload" href="pkg/perfopt_web.js">"#;
 const APP_SCRIPT: &str = r#"<script type="module" src="app.js"></script>"#;
 const TITLE: &str = "<title>perfopt report viewer</title>";
+const UPLOT_LINK: &str = r#"<link rel="stylesheet" href="vendor/uPlot.min.css">"#;
+const UPLOT_SCRIPT: &str = r#"<script src="vendor/uPlot.iife.min.js"></script>"#;
 
 /// The whole self-contained document for `report`.
 pub fn render(report: &Report) -> String {
@@ -98,6 +100,14 @@ pub fn render(report: &Report) -> String {
         "<script>{BOOTSTRAP}</script>\n  <script type=\"module\">\n{}</script>",
         code_in_element(app, "script")
     );
+    let uplot_style = format!(
+        "<style>\n{}</style>",
+        code_in_element(asset_text("/vendor/uPlot.min.css"), "style")
+    );
+    let uplot_script = format!(
+        "<script>\n{}</script>",
+        code_in_element(asset_text("/vendor/uPlot.iife.min.js"), "script")
+    );
     let title = format!(
         "<title>perfopt report: {}</title>",
         html_escape(&report.meta.host)
@@ -106,6 +116,8 @@ pub fn render(report: &Report) -> String {
     let mut html = String::with_capacity(page.len() + css.len() + app.len() + data.len() + 1024);
     html.push_str(page);
     for (from, to) in [
+        (UPLOT_LINK, uplot_style.as_str()),
+        (UPLOT_SCRIPT, uplot_script.as_str()),
         (STYLESHEET_LINK, head_style.as_str()),
         (PRELOAD_LINK, ""),
         (APP_SCRIPT, head_scripts.as_str()),

@@ -1,5 +1,6 @@
 //! The HTTP face of perfopt (axum on hyper): `/` the viewer, `/api/report` the current report
-//! as JSON, `/metrics` the Prometheus text format.
+//! as JSON, `/api/events` the live report as server-sent events ([`crate::events`]),
+//! `/metrics` the Prometheus text format.
 //!
 //! Hardened for hostile clients (see `RELIABILITY.md`):
 //! - **Timeouts and a cap**: a request's headers must arrive within
@@ -189,6 +190,8 @@ struct App {
     token: Option<String>,
     /// Bound on loopback: the `Host` header must name loopback.
     check_host: bool,
+    /// Keeps `/api/events` streams open for a router made by [`router`] (no shutdown).
+    _events_stop: Option<crate::events::Stop>,
 }
 
 impl App {
@@ -261,20 +264,30 @@ fn encode_metrics(r: &Report) -> Bytes {
 
 /// The routes, with default options, as if bound on loopback.
 pub fn router(source: Source) -> Router {
-    router_with(source, &ServeOptions::default(), true)
+    let (stop, stopped) = crate::events::stop_switch();
+    router_with(source, &ServeOptions::default(), true, stopped, Some(stop))
 }
 
-fn router_with(source: Source, options: &ServeOptions, loopback: bool) -> Router {
+fn router_with(
+    source: Source,
+    options: &ServeOptions,
+    loopback: bool,
+    events_stopped: tokio::sync::watch::Receiver<bool>,
+    events_stop: Option<crate::events::Stop>,
+) -> Router {
+    let events = crate::events::router(source.clone(), events_stopped);
     let app = Arc::new(App {
         source,
         current: Mutex::new(None),
         refresh: tokio::sync::Mutex::new(()),
         token: options.token.clone(),
         check_host: loopback,
+        _events_stop: events_stop,
     });
     Router::new()
         .route("/api/report", get(api_report))
         .route("/metrics", get(metrics))
+        .merge(events)
         .fallback(static_file)
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
@@ -315,7 +328,15 @@ pub async fn serve_with(
     let local = listener.local_addr()?;
     check_exposure(local, options.token.as_deref())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
-    let app = router_with(source, &options, local.ip().is_loopback());
+    // `/api/events` streams end when the server shuts down.
+    let (events_stop, events_stopped) = crate::events::stop_switch();
+    let app = router_with(
+        source,
+        &options,
+        local.ip().is_loopback(),
+        events_stopped,
+        None,
+    );
     let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(());
     let mut connections = JoinSet::new();
@@ -351,6 +372,7 @@ pub async fn serve_with(
         ));
     }
     drop(listener);
+    events_stop.stop();
     drop(stop_tx);
     let drain = async { while connections.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;

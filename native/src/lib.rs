@@ -33,6 +33,9 @@ pub mod clock;
 #[cfg(feature = "cli")]
 pub mod demo;
 mod driver;
+#[cfg(feature = "server")]
+pub mod events;
+pub mod fleet;
 #[cfg(feature = "viewer")]
 pub mod html_report;
 #[cfg(feature = "server")]

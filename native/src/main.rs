@@ -177,6 +177,33 @@ enum ReportCmd {
         #[arg(long, default_value = "report.html")]
         out: PathBuf,
     },
+    /// Merge the reports of many hosts into one fleet report (histograms merge exactly).
+    Merge {
+        /// The reports (at least two, same interval and rules).
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        /// Where to write the fleet report (atomically).
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// A CI gate: exit 1 with one line per rule that fired (at --fail-on severity or
+    /// above) and per figure worse than --baseline by more than --max-regression.
+    Check {
+        /// The report to check.
+        file: PathBuf,
+        /// Re-evaluate the report's series with these rules (JSON, as `perfopt rules`).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// An earlier report to compare with.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Allowed worsening of mean/p50/p95/p99 against the baseline (e.g. 10%).
+        #[arg(long, default_value = "10%", value_parser = perfopt::fleet::parse_percent, requires = "baseline")]
+        max_regression: f64,
+        /// The least severity that fails the check.
+        #[arg(long, value_enum, default_value_t = FailOn::Critical)]
+        fail_on: FailOn,
+    },
     /// Print a report as tables (or as JSON).
     Show {
         /// The report file.
@@ -185,6 +212,13 @@ enum ReportCmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FailOn {
+    Info,
+    Warning,
+    Critical,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -254,6 +288,57 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Format::Json => println!("{}", report.to_json()),
             }
             Ok(())
+        }
+        Cmd::Report {
+            cmd: ReportCmd::Merge { files, out },
+        } => {
+            let report = perfopt::fleet::merge_files(&files).map_err(bad_input)?;
+            check_out_dir(&out)?;
+            report_file::save(&out, &report)
+                .map_err(|e| failure(format!("cannot write {}: {e}", out.display())))?;
+            println!(
+                "perfopt: merged {} reports ({}) into {}",
+                files.len(),
+                report.meta.host,
+                out.display()
+            );
+            Ok(())
+        }
+        Cmd::Report {
+            cmd:
+                ReportCmd::Check {
+                    file,
+                    rules,
+                    baseline,
+                    max_regression,
+                    fail_on,
+                },
+        } => {
+            use perfopt_core::rules::Severity;
+            let config = perfopt::fleet::CheckConfig {
+                rules,
+                baseline,
+                max_regression_pct: max_regression,
+                fail_on: Some(match fail_on {
+                    FailOn::Info => Severity::Info,
+                    FailOn::Warning => Severity::Warning,
+                    FailOn::Critical => Severity::Critical,
+                }),
+            };
+            let outcome = perfopt::fleet::check(&file, &config).map_err(bad_input)?;
+            for line in &outcome.failures {
+                println!("{line}");
+            }
+            if outcome.failures.is_empty() {
+                println!("perfopt: check passed: {}", outcome.summary);
+                Ok(())
+            } else {
+                Err(failure(format!(
+                    "check failed ({} problem(s)): {}",
+                    outcome.failures.len(),
+                    outcome.summary
+                )))
+            }
         }
         Cmd::Serve { file, addr, token } => {
             let options = serve_options(addr, token)?;

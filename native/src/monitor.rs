@@ -262,6 +262,8 @@ pub struct Monitor {
     sampler: Sampler,
     child: Option<tokio::process::Child>,
     events: Option<mpsc::UnboundedSender<MonitorEvent>>,
+    /// Turns component stats into per-interval series (cache tiers, pool, limiter).
+    component_series: perfopt_core::report::components::ComponentSeries,
 }
 
 impl Monitor {
@@ -333,6 +335,7 @@ impl Monitor {
             sampler,
             child,
             events: None,
+            component_series: Default::default(),
         })
     }
 
@@ -443,6 +446,8 @@ impl Monitor {
             lock(&self.handle.shared.components).clone();
         for c in components {
             values.extend(c.sample());
+            let stats = c.stats();
+            values.extend(self.component_series.sample(c.name(), &stats, secs));
         }
         let mut alerts = Vec::new();
         {

@@ -36,6 +36,18 @@ pub const ASSETS: &[Asset] = &[
     asset!("/", "index.html", "text/html; charset=utf-8"),
     asset!("/app.js", "app.js", "text/javascript; charset=utf-8"),
     asset!("/style.css", "style.css", "text/css; charset=utf-8"),
+    // uPlot (MIT, vendored from npm `uplot`): the viewer's charts, served from here so the
+    // page works offline.
+    asset!(
+        "/vendor/uPlot.iife.min.js",
+        "vendor/uPlot.iife.min.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!(
+        "/vendor/uPlot.min.css",
+        "vendor/uPlot.min.css",
+        "text/css; charset=utf-8"
+    ),
     asset!(
         "/pkg/perfopt_web.js",
         "perfopt_web.js",

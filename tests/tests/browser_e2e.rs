@@ -83,7 +83,7 @@ fn the_viewer_shows_the_numbers_of_the_report() {
     );
     assert_eq!(host, json!(true), "host name shown");
     let charts = browser.execute(
-        "return document.querySelectorAll('#charts svg').length;",
+        "return document.querySelectorAll('#charts .chart').length;",
         json!([]),
     );
     assert!(charts.as_u64().unwrap_or(0) >= 3, "charts: {charts}");
@@ -113,4 +113,344 @@ fn the_viewer_shows_the_numbers_of_the_report() {
     if let Some(dir) = std::env::var_os("PERFOPT_SCREENSHOT_DIR") {
         browser.screenshot(&std::path::Path::new(&dir).join("viewer.png"));
     }
+}
+
+/// Saves a screenshot when `PERFOPT_SCREENSHOT_DIR` is set (scripts keep them as artefacts).
+fn shot(browser: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("PERFOPT_SCREENSHOT_DIR") {
+        let _ = std::fs::create_dir_all(&dir);
+        browser.screenshot(&std::path::Path::new(&dir).join(name));
+    }
+}
+
+/// A report of `secs` samples whose `sys_cpu_pct` peaks at 60 % between 100 s and 160 s
+/// (no default rule fires), with sub-millisecond latencies.
+fn synthetic_report(
+    secs: u64,
+    host: &str,
+    latency_scale: f64,
+    peak: f64,
+) -> perfopt_core::report::Report {
+    use perfopt_core::report::{Meta, Recorder, metrics};
+    use perfopt_core::{Duration as D, Instant as I};
+    let meta = Meta {
+        tool_version: "0.1.0".into(),
+        host: host.into(),
+        target: None,
+        started_at: 1_700_000_000_000,
+        ended_at: 0,
+        interval_ms: 1000,
+    };
+    let mut rec = Recorder::new(I::ZERO, meta, perfopt_core::rules::default_rules()).unwrap();
+    for s in 1..=secs {
+        let cpu = if (100..160).contains(&s) {
+            peak
+        } else {
+            20.0 + (s % 5) as f64
+        };
+        rec.handle_sample(
+            I::from_secs(s),
+            [
+                (metrics::SYS_CPU, cpu),
+                (metrics::SYS_MEM_AVAILABLE, 24_904_069_120.0),
+                (metrics::LATENCY_P99, 0.15 * latency_scale),
+                (metrics::THROUGHPUT, 120.0),
+            ],
+        );
+        rec.record_latency(D::from_micros((150.0 * latency_scale) as u64 + s % 50));
+    }
+    rec.report(I::from_secs(secs))
+}
+
+fn wait_ready(browser: &Browser) {
+    let state = browser.wait_for(
+        "const s = document.body.dataset.state; return s === 'loading' ? null : s || null;",
+        Duration::from_secs(30),
+    );
+    assert_eq!(state, json!("ready"), "page state");
+}
+
+#[test]
+fn zoom_threshold_edit_compare_merge_and_units() {
+    if skip() {
+        return;
+    }
+    let dir = TempDir::new("browser-views");
+    let before = synthetic_report(300, "before-host", 1.0, 60.0);
+    let after = synthetic_report(300, "after-host", 2.0, 95.0);
+    let a = dir.path().join("before.json");
+    let b = dir.path().join("after.json");
+    std::fs::write(&a, before.to_json()).unwrap();
+    std::fs::write(&b, after.to_json()).unwrap();
+    let (_server, url) = start_serve(&a);
+    let browser = Browser::start();
+    browser.goto(&url);
+    wait_ready(&browser);
+
+    // Units: sub-ms latencies in µs, available memory in GiB, never a bare 24904069120.
+    let text = browser
+        .execute("return document.body.innerText;", json!([]))
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(!text.contains("24904069120"), "raw bytes on the page");
+    let p99 = browser.execute(
+        "const e = document.querySelector('[data-metric=\"latency_ms\"][data-stat=\"p99\"]'); return e && e.textContent;",
+        json!([]),
+    );
+    assert!(p99.as_str().unwrap_or("").ends_with("µs"), "p99 {p99}");
+    // Charts are drawn by uPlot with readable axes, the CPU threshold (80 %) off scale.
+    browser.wait_for(
+        "return document.querySelectorAll('#charts .uplot').length >= 2;",
+        Duration::from_secs(15),
+    );
+    shot(&browser, "viewer-full.png");
+
+    // Zoom on 100..160 s: the cards follow, computed by core for exactly that span.
+    let zoom_ms = browser.execute(
+        "return window.perfoptViewer.zoom(100000, 160000);",
+        json!([]),
+    );
+    assert!(zoom_ms.as_f64().is_some(), "{zoom_ms}");
+    browser.wait_for(
+        "return document.body.dataset.spanFrom === '100000';",
+        Duration::from_secs(5),
+    );
+    let span = perfopt_core::report::span::span_summaries(&before.series, 100_000, 160_000);
+    let numbers = numbers_on_page(&browser);
+    let cpu_mean = numbers
+        .iter()
+        .find(|(m, s, _)| m == "sys_cpu_pct" && s == "mean")
+        .expect("cpu mean on the page")
+        .2
+        .clone();
+    assert_eq!(
+        cpu_mean,
+        perfopt_core::report::metrics::format_value(
+            span["sys_cpu_pct"].summary.mean,
+            perfopt_core::report::metrics::Unit::Percent
+        )
+    );
+    assert_eq!(cpu_mean, "60.00 %");
+    for (metric, stat, text) in &numbers {
+        let s = &span[metric.as_str()];
+        let v = perfopt_core::report::compare::stat_of(&s.summary, stat).unwrap();
+        let unit = if stat == "rate_per_s" {
+            perfopt_core::report::metrics::Unit::PerSec
+        } else {
+            s.unit
+        };
+        assert_eq!(
+            text,
+            &perfopt_core::report::metrics::format_value(v, unit),
+            "{metric}.{stat} in the span"
+        );
+    }
+    // Every chart follows the span.
+    let scales = browser.execute(
+        "return [...document.querySelectorAll('#charts .chart-plot')].map(p => p.querySelector('.uplot') ? 1 : 0).length;",
+        json!([]),
+    );
+    assert!(scales.as_u64().unwrap_or(0) >= 2);
+    assert!(
+        browser
+            .execute("return location.search;", json!([]))
+            .as_str()
+            .unwrap_or("")
+            .contains("from=100000")
+    );
+    shot(&browser, "viewer-zoom.png");
+
+    // A threshold edit makes an alert appear: cpu above 50 % fires in the 60 % stretch.
+    browser.execute(
+        "document.getElementById('zoom-reset').click(); return 1;",
+        json!([]),
+    );
+    let edited = browser.execute(
+        "const el = document.querySelector('#rules-table input[data-rule=\"cpu\"][data-field=\"threshold\"]');
+         el.value = '50'; el.dispatchEvent(new Event('input', {bubbles: true}));
+         const c = document.querySelector('#rules-table input[data-rule=\"cpu\"][data-field=\"clear_threshold\"]');
+         c.value = '40'; c.dispatchEvent(new Event('input', {bubbles: true}));
+         document.getElementById('rules-apply').click();
+         return document.querySelectorAll('#alerts tr[data-rule=\"cpu\"][data-alert-state=\"firing\"]').length;",
+        json!([]),
+    );
+    assert_eq!(edited, json!(1), "cpu fires once with the edited threshold");
+    assert!(
+        browser
+            .execute("return location.search;", json!([]))
+            .as_str()
+            .unwrap_or("")
+            .contains("rules=cpu%3A50")
+    );
+    shot(&browser, "viewer-threshold.png");
+
+    // Compare with the after report: every figure, the p99 worse.
+    browser.upload("#compare-file", &b);
+    browser.wait_for(
+        "return document.body.dataset.compare === 'after.json';",
+        Duration::from_secs(10),
+    );
+    let verdict = browser.execute(
+        "const r = document.querySelector('#compare tr[data-metric=\"latency_ms\"][data-stat=\"p99\"]'); return r && r.dataset.verdict;",
+        json!([]),
+    );
+    assert_eq!(verdict, json!("worse"));
+    let only = browser.execute(
+        "return [...document.querySelectorAll('.only-after code')].map(c => c.dataset.rule);",
+        json!([]),
+    );
+    assert_eq!(only, json!(["cpu"]), "cpu fired only in the after report");
+    shot(&browser, "viewer-compare.png");
+
+    // Merge: two files picked at once become one fleet report (core's merge, in wasm).
+    let both = std::path::PathBuf::from(format!("{}\n{}", a.display(), b.display()));
+    browser.upload("#file", &both);
+    browser.wait_for(
+        "return document.body.dataset.loadedSrc === 'fleet of before.json + after.json';",
+        Duration::from_secs(10),
+    );
+    let host = browser.execute(
+        "return document.querySelector('.host').textContent;",
+        json!([]),
+    );
+    assert!(
+        host.as_str()
+            .unwrap_or("")
+            .contains("after-host, before-host"),
+        "{host}"
+    );
+    let count = browser.execute(
+        "const e = document.querySelector('[data-metric=\"latency_ms\"][data-stat=\"p99\"]'); return e && e.textContent;",
+        json!([]),
+    );
+    let fleet = perfopt_core::report::merge::merge([("a", &before), ("b", &after)]).unwrap();
+    assert_eq!(
+        count.as_str().unwrap_or(""),
+        expected(&serde_json::to_value(&fleet).unwrap(), "latency_ms", "p99")
+    );
+    shot(&browser, "viewer-merge.png");
+    let bad = dir.path().join("broken.json");
+    std::fs::write(&bad, "{\"schema\": \"perfopt.report/v1\", \"meta\": ").unwrap();
+    let before_bad = numbers_on_page(&browser);
+    browser.upload("#file", &bad);
+    browser.wait_for(
+        "const e = document.getElementById('error'); return e && !e.hidden && e.textContent.includes('broken.json');",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        numbers_on_page(&browser),
+        before_bad,
+        "a bad file keeps the last good report"
+    );
+    shot(&browser, "viewer-bad-file.png");
+}
+
+#[test]
+fn live_updates_arrive_over_the_stream_and_catch_up_after_a_drop() {
+    if skip() {
+        return;
+    }
+    let dir = TempDir::new("browser-live");
+    let out = dir.path().join("r.json");
+    let child = Command::new(perfopt_tests::perfopt_bin())
+        .args([
+            "monitor",
+            "--interval",
+            "250ms",
+            "--duration",
+            "30s",
+            "--serve",
+            "127.0.0.1:0",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = perfopt_tests::KillOnDrop(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let first = lines.next().unwrap().unwrap();
+    let url = first[first.find("http://").unwrap()..].trim().to_string();
+    let browser = Browser::start();
+    browser.goto(&url);
+    wait_ready(&browser);
+    browser.wait_for(
+        "return document.body.dataset.stream === 'open';",
+        Duration::from_secs(10),
+    );
+    let n0 = browser
+        .execute("return Number(document.body.dataset.samples);", json!([]))
+        .as_u64()
+        .unwrap();
+    browser.wait_for(
+        &format!(
+            "return Number(document.body.dataset.samples) >= {};",
+            n0 + 4
+        ),
+        Duration::from_secs(10),
+    );
+    // The report was fetched once; the rest came as deltas.
+    let fetches = browser.execute(
+        "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/api/report')).length;",
+        json!([]),
+    );
+    assert_eq!(fetches, json!(1), "no re-download of the report");
+    shot(&browser, "viewer-live.png");
+
+    // The stream drops: the page says so, then says it is back, with no gap in the samples.
+    browser.execute(
+        "window.perfoptViewer.dropStream(1500); return 1;",
+        json!([]),
+    );
+    browser.wait_for(
+        "return document.body.dataset.stream === 'down';",
+        Duration::from_secs(5),
+    );
+    let status = browser.execute(
+        "return document.getElementById('stream-status').textContent;",
+        json!([]),
+    );
+    assert!(
+        status.as_str().unwrap_or("").contains("reconnecting"),
+        "{status}"
+    );
+    shot(&browser, "viewer-live-down.png");
+    browser.wait_for(
+        "return document.body.dataset.stream === 'open' && document.getElementById('stream-status').textContent.includes('live again');",
+        Duration::from_secs(10),
+    );
+    let n1 = browser
+        .execute("return Number(document.body.dataset.samples);", json!([]))
+        .as_u64()
+        .unwrap();
+    browser.wait_for(
+        &format!("return Number(document.body.dataset.samples) > {n1};"),
+        Duration::from_secs(10),
+    );
+    let t = browser.execute("return window.perfoptViewer.tMs();", json!([]));
+    let t: Vec<u64> = t
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    for w in t.windows(2) {
+        assert!(
+            w[1] > w[0] && w[1] - w[0] < 600,
+            "gap between {} and {} ms",
+            w[0],
+            w[1]
+        );
+    }
+    // What the page holds equals the server's report up to the same sample.
+    let (_, _, body) = perfopt_tests::http_get(&format!("{url}api/report"));
+    let served = perfopt_core::report::Report::from_json(&body).unwrap();
+    assert_eq!(
+        &served.series.t_ms()[..t.len()],
+        &t[..],
+        "same samples as the server"
+    );
 }

@@ -169,7 +169,7 @@ fn the_html_report_opens_from_file_with_no_server() {
             source: document.getElementById('source-name').textContent,
             live: document.getElementById('live').hidden,
             error: document.getElementById('error').hidden,
-            charts: document.querySelectorAll('#charts svg').length,
+            charts: document.querySelectorAll('#charts .chart').length,
             recs: Array.from(document.querySelectorAll('#recommendations [data-rule]'))
                 .map(e => e.dataset.rule),
             rules: document.querySelectorAll('#rules input[data-rule]').length,

@@ -135,7 +135,9 @@ fn monitoring_a_cpu_burning_allocating_child_gives_plausible_values() {
     assert_eq!(status, 200);
     assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
     assert!(
-        body.contains("# TYPE perfopt_proc_rss_bytes gauge\nperfopt_proc_rss_bytes "),
+        body.contains(
+            "# TYPE perfopt_process_resident_memory_bytes gauge\nperfopt_process_resident_memory_bytes "
+        ),
         "{body}"
     );
     let (status, ct, body) = http_get(&url);

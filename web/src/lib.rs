@@ -12,6 +12,16 @@
 //! - `report.evaluate(rules)` → `{alerts, recommendations}` re-evaluated with `rules`
 //!   (an array of rule objects, e.g. `report.data().rules` with edited thresholds); throws
 //!   an `Error` naming the rule and field when a rule is malformed or invalid;
+//! - `report.spanSummaries(fromMs, toMs)` → `{metric: summary}` of the series samples with
+//!   `fromMs <= t_ms <= toMs` (core's `span_summaries`: what the cards show after a zoom);
+//! - `report.applyDelta(text)` → appends one `/api/events` delta (core's `delta::apply`);
+//!   throws when the report on screen is not where the delta starts (reload then);
+//! - `report.cursor()` → the report's position for `/api/events?from=`;
+//! - `report.summaries()` → the report's summaries (after deltas: the live ones);
+//! - `mergeReports(texts, names)` → a `ParsedReport` of the fleet (core's `merge`), or
+//!   throws an `Error` naming the file that cannot be merged;
+//! - `compareReports(before, after)` → core's `Comparison` (every summary figure in both,
+//!   the difference, and the rules fired in only one);
 //! - `formatValue(value, unit)` → the value as perfopt shows it (`"12.35 %"`);
 //! - `metricInfo(name)` → `{name, unit, help}` or `undefined`;
 //! - `allMetrics()` → `[{name, unit, help}, …]`, every metric perfopt knows, in display order;
@@ -84,6 +94,82 @@ impl ParsedReport {
             recommendations,
         })
     }
+}
+
+#[wasm_bindgen]
+impl ParsedReport {
+    /// Summaries of the series samples with `from_ms <= t_ms <= to_ms`.
+    ///
+    /// # Errors
+    /// Never in practice: summaries are plain data.
+    #[wasm_bindgen(js_name = spanSummaries)]
+    pub fn span_summaries(&self, from_ms: f64, to_ms: f64) -> Result<JsValue, JsError> {
+        let ms = |v: f64| {
+            if v.is_finite() && v > 0.0 {
+                v as u64
+            } else {
+                0
+            }
+        };
+        to_js(&report::span::span_summaries(
+            &self.inner.series,
+            ms(from_ms),
+            ms(to_ms),
+        ))
+    }
+
+    /// The report's summaries now.
+    ///
+    /// # Errors
+    /// Never in practice: summaries are plain data.
+    pub fn summaries(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.summaries)
+    }
+
+    /// Appends a live delta (the JSON of one `/api/events` event).
+    ///
+    /// # Errors
+    /// When the text is not a delta, or the report is not where the delta starts.
+    #[wasm_bindgen(js_name = applyDelta)]
+    pub fn apply_delta(&mut self, text: &str) -> Result<(), JsError> {
+        let delta: report::delta::Delta =
+            serde_json::from_str(text).map_err(|e| JsError::new(&format!("bad update: {e}")))?;
+        report::delta::apply(&mut self.inner, &delta).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// The report's position, as `/api/events?from=` takes it.
+    pub fn cursor(&self) -> String {
+        report::delta::Cursor::of(&self.inner).to_id()
+    }
+}
+
+/// Merges reports (JSON texts, with names for error messages) into one fleet report.
+///
+/// # Errors
+/// An `Error` naming the file that does not parse or cannot be merged.
+#[wasm_bindgen(js_name = mergeReports)]
+pub fn merge_reports(texts: Vec<String>, names: Vec<String>) -> Result<ParsedReport, JsError> {
+    if names.len() != texts.len() {
+        return Err(JsError::new("mergeReports: give one name per report"));
+    }
+    let mut reports = Vec::with_capacity(texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        let name = names.get(i).map_or("?", String::as_str);
+        reports.push(Report::from_json(text).map_err(|e| JsError::new(&format!("{name}: {e}")))?);
+    }
+    let named = names.iter().map(String::as_str).zip(reports.iter());
+    report::merge::merge(named)
+        .map(|inner| ParsedReport { inner })
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Compares two reports: every summary figure in both, and the rules fired in only one.
+///
+/// # Errors
+/// Never in practice: the comparison is plain data.
+#[wasm_bindgen(js_name = compareReports)]
+pub fn compare_reports(before: &ParsedReport, after: &ParsedReport) -> Result<JsValue, JsError> {
+    to_js(&report::compare::compare(&before.inner, &after.inner))
 }
 
 /// Shows `value` in `unit` (a unit name from the report, such as `"percent"`) as perfopt

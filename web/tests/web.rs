@@ -431,3 +431,118 @@ fn default_rules_are_cores() {
     );
     assert_eq!(tool_version(), env!("CARGO_PKG_VERSION"));
 }
+
+mod shared;
+
+/// `fixtures/expected.json`: written from native results by `tests/native_fixture.rs`.
+fn native_expected() -> serde_json::Value {
+    serde_json::from_str(include_str!("fixtures/expected.json")).expect("fixture JSON")
+}
+
+fn js_to_json(v: &JsValue) -> serde_json::Value {
+    serde_json::from_str(&stringify(v)).expect("plain data")
+}
+
+#[wasm_bindgen_test]
+fn span_summaries_equal_the_native_result() {
+    let report = shared::host_report("a", 0);
+    let p = parsed(&report);
+    let want = native_expected();
+    let spans = want["spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), shared::SPANS.len());
+    for span in spans {
+        let (from, to) = (span["from"].as_f64().unwrap(), span["to"].as_f64().unwrap());
+        let got = js_to_json(&p.span_summaries(from, to).expect("spanSummaries"));
+        assert_eq!(got, span["summaries"], "span {from}..{to}");
+    }
+    // The whole span reproduces the report's own series summaries.
+    let whole = js_to_json(&p.span_summaries(0.0, 600_000.0).unwrap());
+    let own = js_to_json(&p.summaries().unwrap());
+    for (metric, s) in whole.as_object().unwrap() {
+        assert_eq!(s["p99"], own[metric]["p99"], "{metric}");
+        assert_eq!(s["histogram"], own[metric]["histogram"], "{metric}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn merge_in_the_browser_is_exact_and_equals_native() {
+    let a = shared::host_report("a", 0);
+    let b = shared::host_report("b", 1);
+    let fleet = perfopt_web::merge_reports(
+        vec![a.to_json(), b.to_json()],
+        vec!["a.json".into(), "b.json".into()],
+    )
+    .unwrap_or_else(|e| panic!("merge failed: {}", message(e)));
+    let got = js_to_json(&fleet.summaries().unwrap());
+    assert_eq!(got, native_expected()["merged_summaries"]);
+    // Exact: the merged latency histogram is the sum of the two.
+    let mut h = a.summaries[metrics::LATENCY].histogram.clone();
+    h.merge(&b.summaries[metrics::LATENCY].histogram);
+    let merged: perfopt_core::stats::Histogram =
+        serde_json::from_value(got[metrics::LATENCY]["histogram"].clone()).unwrap();
+    assert_eq!(merged, h);
+    // Another interval: the error names the file.
+    let mut c = shared::host_report("c", 2);
+    c.meta.interval_ms = 500;
+    let err = perfopt_web::merge_reports(
+        vec![a.to_json(), c.to_json()],
+        vec!["a.json".into(), "c.json".into()],
+    )
+    .err()
+    .map(message)
+    .expect("refused");
+    assert!(err.starts_with("c.json: sampled every 500 ms"), "{err}");
+}
+
+#[wasm_bindgen_test]
+fn deltas_and_compare_through_the_api() {
+    let report = shared::host_report("a", 0);
+    // The reader has the first 300 samples; a delta brings the rest.
+    let keep = 300;
+    let mut partial = shared::host_report("a", 0);
+    {
+        let t: Vec<u64> = partial.series.t_ms()[..keep].to_vec();
+        let mut s = perfopt_core::report::Series::new();
+        for (i, &tm) in t.iter().enumerate() {
+            let vals: Vec<(String, f64)> = partial
+                .series
+                .metrics()
+                .filter_map(|m| {
+                    partial
+                        .series
+                        .column(m)
+                        .and_then(|c| c[i])
+                        .map(|v| (m.to_string(), v))
+                })
+                .collect();
+            s.push(tm, vals.iter().map(|(m, v)| (m.as_str(), *v)));
+        }
+        partial.series = s;
+        partial.alerts.retain(|a| a.at_ms <= t[keep - 1]);
+    }
+    let mut p = parsed(&partial);
+    let from = perfopt_core::report::delta::Cursor::of(&partial);
+    let delta = perfopt_core::report::delta::Delta::since(&report, from);
+    p.apply_delta(&serde_json::to_string(&delta).unwrap())
+        .unwrap_or_else(|e| panic!("applyDelta: {}", message(e)));
+    assert_eq!(
+        p.cursor(),
+        perfopt_core::report::delta::Cursor::of(&report).to_id()
+    );
+    let err = p
+        .apply_delta(&serde_json::to_string(&delta).unwrap())
+        .err()
+        .map(message)
+        .expect("a delta applies once");
+    assert!(err.contains("reload the report"), "{err}");
+    // Compare: every figure, with the difference.
+    let c = js_to_json(&perfopt_web::compare_reports(&parsed(&report), &p).unwrap());
+    let figures = c["figures"].as_array().unwrap();
+    assert_eq!(figures.len(), report.summaries.len() * 10);
+    assert!(
+        figures
+            .iter()
+            .all(|f| f["delta"] == 0.0 || f["delta"].is_null()),
+        "same data, no difference"
+    );
+}

@@ -12,6 +12,10 @@
 // `formatValue(summaries[metric][stat], data-unit)`; `data-unit` is the summary's unit, except
 // for `rate_per_s` (a count per second whatever the metric), where it is `per_sec`.
 //
+// Also: `body[data-stream]` is `open` / `down` in live mode, `body[data-samples]` the samples on
+// screen, `body[data-span-from|to]` the zoomed span (ms since the start, empty when none) and
+// `window.perfoptViewer` exposes timings for the browser benchmark.
+//
 // Two modes, one script:
 // - served (`perfopt serve`, `monitor --serve`): the WebAssembly module is imported from
 //   `./pkg/perfopt_web.js`; the report comes from `?src=` or the live `api/report`.
@@ -32,22 +36,28 @@ let metricInfo;
 let allMetrics;
 let defaultRules;
 let toolVersion;
+let mergeReports;
+let compareReports;
 
 /** The served module: the wasm-bindgen glue next to this page, initialised. */
 async function loadServedWasm() {
   const wasm = await import('./pkg/perfopt_web.js');
-  await wasm.default();
+  const exports = await wasm.default();
+  if (exports?.memory) wasmMemory = exports.memory;
   return wasm;
 }
+
+/** The module's linear memory, for the benchmark's memory figure (served mode). */
+let wasmMemory = null;
 
 // Start loading the WebAssembly module at once; everything that needs it awaits `ready`.
 const ready = (async () => {
   const wasm = embedded ? await embedded.wasm() : await loadServedWasm();
-  ({ ParsedReport, formatValue, metricInfo, allMetrics, defaultRules, toolVersion } = wasm);
+  ({ ParsedReport, formatValue, metricInfo, allMetrics, defaultRules, toolVersion, mergeReports, compareReports } = wasm);
 })();
 
 const LIVE_URL = 'api/report';
-const LIVE_INTERVAL_MS = 2000;
+const EVENTS_URL = 'api/events';
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const state = {
@@ -60,7 +70,15 @@ const state = {
   /** where it came from */
   source: '',
   live: false,
-  liveTimer: 0,
+  /** the EventSource of live mode */
+  stream: null,
+  /** the zoomed span `{from, to}` (ms since the start), or null for the whole run */
+  span: null,
+  /** core's summaries of the span, or null */
+  spanSummaries: null,
+  lastZoomMs: 0,
+  /** the report compared with, `{parsed, data, name}`, or null */
+  compare: null,
   /** `{rules, alerts, recommendations}` after "Re-evaluate", else null */
   evaluation: null,
   /** the rules the editor table was built from (JSON), to rebuild only on change */
@@ -180,15 +198,14 @@ function showText(text, source, { sameSource = false } = {}) {
     finish('error', source);
     return false;
   }
-  let data;
-  try {
-    data = parsed.data();
-  } catch (e) {
-    parsed.free();
-    showError(source, errorText(e));
-    finish('error', source);
-    return false;
-  }
+  // The plain object, exactly as `parsed.data()` gives it, without re-encoding a large
+  // report: the text passed core's validation above.
+  const data = JSON.parse(text);
+  return showParsed(parsed, data, text, source, { sameSource });
+}
+
+/** Shows a report already parsed by core; `data` is its plain-object form. */
+function showParsed(parsed, data, text, source, { sameSource = false } = {}) {
   const previous = state.parsed;
   state.parsed = parsed;
   state.data = data;
@@ -198,6 +215,8 @@ function showText(text, source, { sameSource = false } = {}) {
     state.evaluation = null;
     state.rulesDirty = false;
     state.rulesKey = '';
+    state.span = null;
+    state.spanSummaries = null;
   } else if (state.evaluation) {
     // Live refresh with edited rules: keep the edits and replay the new series with them.
     try {
@@ -211,6 +230,33 @@ function showText(text, source, { sameSource = false } = {}) {
   render();
   finish('ready', source);
   return true;
+}
+
+/** Several files dropped or picked at once: core merges them into one fleet report. */
+async function loadFiles(files) {
+  if (files.length < 2) return loadFile(files[0]);
+  await ready;
+  stopLive();
+  const names = files.map((f) => f.name);
+  const label = `fleet of ${names.join(' + ')}`;
+  let texts;
+  try {
+    texts = await Promise.all(files.map((f) => f.text()));
+  } catch (e) {
+    showError(label, `could not read the files (${errorText(e)})`);
+    finish('error', label);
+    return;
+  }
+  let merged;
+  try {
+    merged = mergeReports(texts, names);
+  } catch (e) {
+    showError(label, errorText(e));
+    finish('error', label);
+    return;
+  }
+  const data = merged.data();
+  showParsed(merged, data, null, label);
 }
 
 /** Fetches `url` as text; throws an Error with a readable message. */
@@ -266,7 +312,7 @@ function loadEmbedded() {
   showText(report.text, report.name || 'embedded report');
 }
 
-/** Live mode: the native server's current report, re-fetched every 2 s. */
+/** Live mode: the native server's current report, then its deltas over /api/events. */
 async function startLive() {
   let text;
   try {
@@ -278,33 +324,110 @@ async function startLive() {
   }
   state.live = true;
   $('#live').hidden = false;
-  showText(text, LIVE_URL);
-  scheduleLive();
+  if (showText(text, LIVE_URL)) openStream();
 }
 
-function scheduleLive() {
-  clearTimeout(state.liveTimer);
-  state.liveTimer = setTimeout(async () => {
-    if (!state.live) return;
+/** Follows /api/events from the report on screen; EventSource reconnects by itself with the
+ * last event id, and the server resends everything after it, so nothing is lost. */
+function openStream() {
+  closeStream();
+  if (!state.live || !state.parsed) return;
+  const es = new EventSource(`${EVENTS_URL}?from=${encodeURIComponent(state.parsed.cursor())}`);
+  state.stream = es;
+  let wasDown = document.body.dataset.stream === 'down';
+  es.addEventListener('hello', () => {
+    setStreamStatus('open', wasDown ? 'live again: caught up' : '');
+    wasDown = false;
+  });
+  es.addEventListener('delta', (e) => {
+    if (state.stream !== es) return;
+    onDelta(e.data);
+  });
+  es.addEventListener('error', () => {
+    if (state.stream !== es) return;
+    wasDown = true;
+    setStreamStatus('down', 'stream lost: reconnecting…');
+  });
+}
+
+function closeStream() {
+  if (state.stream) state.stream.close();
+  state.stream = null;
+}
+
+function setStreamStatus(which, text) {
+  document.body.dataset.stream = which;
+  $('#live').classList.toggle('stale', which === 'down');
+  $('#stream-status').textContent = text;
+  $('#stream-status').className = `stream-status stream-${which}`;
+}
+
+/** Appends one delta to the report on screen (core first, then the plain copy). */
+function onDelta(text) {
+  try {
+    state.parsed.applyDelta(text);
+  } catch {
+    // Not where the delta starts (a new run, or a gap): reload the whole report.
+    reloadLive();
+    return;
+  }
+  const d = JSON.parse(text);
+  const data = state.data;
+  const n = data.series.t_ms.length;
+  const added = d.t_ms.length;
+  for (const t of d.t_ms) data.series.t_ms.push(t);
+  for (const [name, col] of Object.entries(data.series)) {
+    if (name === 't_ms') continue;
+    const fresh = d.series[name];
+    for (let i = 0; i < added; i++) col.push(fresh ? fresh[i] : null);
+  }
+  for (const [name, fresh] of Object.entries(d.series)) {
+    if (data.series[name]) continue;
+    data.series[name] = new Array(n).fill(null).concat(fresh);
+  }
+  for (const a of d.alerts) data.alerts.push(a);
+  data.summaries = d.summaries;
+  data.recommendations = d.recommendations;
+  data.components = d.components;
+  data.profile = d.profile;
+  if (d.memory) data.memory = d.memory; else delete data.memory;
+  data.meta.ended_at = d.ended_at;
+  state.text = null;
+  if (state.evaluation) {
     try {
-      const text = await fetchText(LIVE_URL);
-      if (!state.live) return;
-      showText(text, LIVE_URL, { sameSource: state.source === LIVE_URL });
-      $('#live').classList.remove('stale');
-    } catch (e) {
-      if (!state.live) return;
-      $('#live').classList.add('stale');
-      showError(LIVE_URL, `live update failed: ${errorText(e)}`);
-      finish('error', LIVE_URL);
+      state.evaluation = { rules: state.evaluation.rules, ...state.parsed.evaluate(state.evaluation.rules) };
+    } catch {
+      state.evaluation = null;
     }
-    scheduleLive();
-  }, LIVE_INTERVAL_MS);
+  }
+  if (state.span) state.spanSummaries = state.parsed.spanSummaries(state.span.from, state.span.to);
+  const ev = effective();
+  renderMeta();
+  renderCards();
+  renderRecommendations(ev);
+  refreshCharts();
+  renderAlerts(ev);
+  renderComponents();
+  renderProfile();
+  document.body.dataset.samples = String(data.series.t_ms.length);
+}
+
+async function reloadLive() {
+  closeStream();
+  try {
+    const text = await fetchText(LIVE_URL);
+    showText(text, LIVE_URL, { sameSource: true });
+  } catch (e) {
+    setStreamStatus('down', `stream lost: ${errorText(e)}`);
+  }
+  setTimeout(openStream, 500);
 }
 
 function stopLive() {
   state.live = false;
-  clearTimeout(state.liveTimer);
+  closeStream();
   $('#live').hidden = true;
+  $('#stream-status').textContent = '';
 }
 
 /** Records the outcome of a load attempt for people and tests. */
@@ -316,6 +439,7 @@ function finish(result, source) {
   $('#source-name').title = hasReport ? `Showing ${state.source}` : '';
   document.body.dataset.state = result === 'empty' && hasReport ? 'ready' : result;
   document.body.dataset.loadedSrc = source;
+  document.body.dataset.samples = hasReport ? String(state.data.series.t_ms.length) : '';
 }
 
 function showError(source, message) {
@@ -340,13 +464,19 @@ function effective() {
 
 function render() {
   const ev = effective();
+  if (state.span && !state.spanSummaries) {
+    state.spanSummaries = state.parsed.spanSummaries(state.span.from, state.span.to);
+  }
   renderMeta();
   renderCards();
   renderRecommendations(ev);
-  renderCharts(ev);
+  renderCharts();
+  renderZoombar();
   renderAlerts(ev);
   renderRulesEditor();
+  renderComponents();
   renderProfile();
+  renderCompare();
   for (const note of document.querySelectorAll('.eval-note')) note.hidden = !state.evaluation;
 }
 
@@ -375,8 +505,13 @@ function renderMeta() {
 }
 
 /** `<span class="value" …>` for `summaries[metric][stat]`, or null when absent. */
+/** The summaries the cards show: core's for the zoomed span, else the whole run's. */
+function currentSummaries() {
+  return state.spanSummaries ?? state.data.summaries;
+}
+
 function statValue(metric, stat, extraClass) {
-  const sum = state.data.summaries[metric];
+  const sum = currentSummaries()[metric];
   if (!sum || typeof sum[stat] !== 'number') return null;
   const unit = stat === 'rate_per_s' ? 'per_sec' : sum.unit;
   return h('span', {
@@ -420,14 +555,16 @@ function row(...figs) {
 }
 
 function renderCards() {
-  const sm = state.data.summaries;
+  const sm = currentSummaries();
   const has = (m) => Boolean(sm[m]);
   const cards = [];
 
   cards.push(card('latency', 'Latency', ['latency_ms', 'latency_mean_ms', 'latency_p99_ms'], [
     row(figure('p95', 'latency_ms', 'p95', true), figure('p99', 'latency_ms', 'p99', true)),
     row(figure('p50', 'latency_ms', 'p50'), figure('mean', 'latency_ms', 'mean'), figure('max', 'latency_ms', 'max')),
-  ], 'All request latencies over the run'));
+    has('latency_ms') ? null : row(figure('interval p99, max', 'latency_p99_ms', 'max', true), figure('interval p99, p50', 'latency_p99_ms', 'p50', true)),
+    has('latency_ms') ? null : row(figure('interval mean, mean', 'latency_mean_ms', 'mean')),
+  ], has('latency_ms') ? 'All request latencies over the run' : 'Per-interval latency samples'));
 
   if (has('latency_ms')) {
     cards.push(card('throughput', 'Throughput', ['throughput_rps'], [
@@ -540,248 +677,287 @@ function renderAlerts(ev) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Charts
+// Charts (uPlot, vendored in vendor/: made for long time series, works offline)
+//
+// Every chart shares one cursor (uPlot's sync group) and one x span: dragging across any
+// chart sets `state.span`, every chart zooms to it, and the cards are recomputed by core
+// (`spanSummaries`) for exactly the samples in it. Charts are built when they scroll into
+// view, so a day of samples at 1 s is interactive at once. The y range comes from the data
+// only; a threshold outside it is drawn as an off-scale marker at the edge, never squeezing
+// the data flat.
 
 const PALETTE = ['#1f6feb', '#8250df', '#0f9d8a', '#d9480f', '#bf3989', '#2b8a3e', '#9a6700', '#1b7c9c'];
 const GROUP_COLORS = {
   sys_cpu_pct: '#1f6feb', proc_cpu_pct: '#4c8df6', sys_load1: '#1b7c9c',
-  sys_mem_pct: '#8250df', proc_rss_bytes: '#a371f7', proc_virt_bytes: '#b392f0', proc_threads: '#6e7781',
+  sys_mem_pct: '#8250df', sys_mem_available_bytes: '#6639ba', proc_rss_bytes: '#a371f7', proc_virt_bytes: '#b392f0', proc_threads: '#6e7781',
   net_rx_bps: '#0f9d8a', net_tx_bps: '#2b8a3e', disk_read_bps: '#9a6700', disk_write_bps: '#bc4c00',
   throughput_rps: '#1a7f37', latency_mean_ms: '#d9480f', latency_p99_ms: '#cf222e',
   error_rate_pct: '#cf222e', cache_hit_rate_pct: '#0969da',
 };
+const SYNC_KEY = 'perfopt';
 
-function niceStep(span, ticks) {
-  const raw = span / ticks;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= raw) return m * mag;
-  return 10 * mag;
+/** chart registry: metric -> {u: uPlot | null, el, name, observer} */
+const charts = new Map();
+let chartObserver = null;
+/** x values (Unix seconds) of every sample, shared by every chart */
+let xs = [];
+
+function buildXs() {
+  const t0 = state.data.meta.started_at;
+  xs = state.data.series.t_ms.map((t) => (t0 + t) / 1000);
 }
 
-/** A y range and ticks that look tidy in `unit` (binary steps for bytes). */
-function yScale(lo, hi, unit) {
-  if (lo >= 0) lo = 0;
-  if (hi <= lo) hi = lo + (lo === 0 ? 1 : Math.abs(lo));
-  let base = 1;
-  if (unit === 'bytes' || unit === 'bytes_per_sec') {
-    while (hi / base >= 1024) base *= 1024;
-  }
-  const step = niceStep((hi - lo) / base, 4) * base;
-  const min = Math.floor(lo / step) * step;
-  const max = Math.ceil(hi / step - 1e-9) * step;
-  const ticks = [];
-  for (let v = min; v <= max + step / 2; v += step) ticks.push(v);
-  return { min, max, ticks };
-}
-
-const TIME_STEPS = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
-
-function renderCharts(ev) {
-  const { series } = state.data;
-  const names = Object.keys(series).filter((k) => k !== 't_ms');
+function seriesNames() {
+  const names = Object.keys(state.data.series).filter((k) => k !== 't_ms');
   names.sort((a, b) => (METRIC_ORDER.get(a) ?? 1e6) - (METRIC_ORDER.get(b) ?? 1e6) || a.localeCompare(b));
-  const charts = names.map((name, i) => chart(name, series.t_ms, series[name], ev, i));
-  $('#charts').replaceChildren(...(charts.length ? charts : [h('p', { class: 'none' }, 'This report has no time series.')]));
+  return names;
 }
 
-function chart(name, tMs, values, ev, index) {
-  const unit = unitOf(name);
-  const info = metricInfo(name);
-  const color = GROUP_COLORS[name] ?? PALETTE[index % PALETTE.length];
-  const rules = ev.rules.filter((r) => r.metric === name);
-  const W = 560;
-  const H = 210;
-  const M = { l: 74, r: 14, t: 12, b: 28 };
-  const pw = W - M.l - M.r;
-  const ph = H - M.t - M.b;
+/** Rebuilds every chart (new report). */
+function renderCharts() {
+  for (const c of charts.values()) c.u?.destroy();
+  charts.clear();
+  chartObserver?.disconnect();
+  buildXs();
+  const names = seriesNames();
+  if (!names.length) {
+    $('#charts').replaceChildren(h('p', { class: 'none' }, 'This report has no time series.'));
+    return;
+  }
+  chartObserver = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      const c = charts.get(e.target.dataset.series);
+      if (c && !c.u) drawChart(c);
+    }
+  }, { rootMargin: '400px 0px' });
+  $('#charts').replaceChildren(...names.map((name, i) => chartFigure(name, i)));
+}
 
-  const finite = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+/** Live update or rule change: new data and marks, same charts (and the same zoom). */
+function refreshCharts() {
+  buildXs();
+  const names = seriesNames();
+  if (names.some((n) => !charts.has(n)) || names.length !== charts.size) {
+    renderCharts();
+    return;
+  }
+  for (const c of charts.values()) {
+    updateChartHead(c);
+    if (!c.u) continue;
+    c.u.setData([xs, state.data.series[c.name]], !state.span);
+    if (state.span) applySpanTo(c.u);
+  }
+}
+
+function chartFigure(name, index) {
+  const info = metricInfo(name);
+  const title = info ? info.help.replace(/, (percent|bytes|ms|MB).*$/, '') : name;
+  const head = h('div', { class: 'chart-head' },
+    h('div', null, h('h3', { class: 'chart-title' }, title), h('code', { class: 'chart-metric' }, name)),
+    h('div', { class: 'chart-last', title: 'Last sample' }));
+  const plot = h('div', { class: 'chart-plot', 'data-series': name, role: 'img' });
+  const el = h('figure', { class: 'chart', 'data-series': name }, head, plot);
+  const c = { name, index, el, plot, head, u: null };
+  charts.set(name, c);
+  updateChartHead(c);
+  chartObserver.observe(plot);
+  return el;
+}
+
+function updateChartHead(c) {
+  const values = state.data.series[c.name];
+  const unit = unitOf(c.name);
   let last = null;
   for (let i = values.length - 1; i >= 0; i--) {
     if (typeof values[i] === 'number') { last = values[i]; break; }
   }
-  const head = h('div', { class: 'chart-head' },
-    h('div', null,
-      h('h3', { class: 'chart-title' }, info ? info.help.replace(/, (percent|bytes).*$/, '').replace(/, ms$/, '') : name),
-      h('code', { class: 'chart-metric' }, name)),
-    last !== null ? h('div', { class: 'chart-last', title: 'Last sample' }, h('span', { class: 'muted' }, 'last '), fmt(last, unit)) : null);
+  const box = c.head.querySelector('.chart-last');
+  box.replaceChildren(...(last === null ? [] : [h('span', { class: 'muted' }, 'last '), fmt(last, unit)]));
+  c.plot.setAttribute('aria-label', `${c.name}: ${values.length} samples${last === null ? '' : `, last ${fmt(last, unit)}`}`);
+}
 
-  const svg = s('svg', {
-    viewBox: `0 0 ${W} ${H}`,
-    class: 'chart-svg',
-    role: 'img',
-    'data-series': name,
-  });
-  if (!finite.length || !tMs.length) {
-    svg.setAttribute('aria-label', `${name}: no samples`);
-    svg.append(s('text', { x: W / 2, y: H / 2, class: 'chart-empty', 'text-anchor': 'middle' }, 'no samples'));
-    return h('figure', { class: 'chart', 'data-series': name }, head, svg);
+/** A y range from the data alone, padded, with 0 included for non-negative data. */
+function yRange(u, min, max) {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  let lo = min >= 0 && min <= max * 0.5 ? 0 : min;
+  let hi = max;
+  if (hi <= lo) {
+    const pad = Math.abs(hi) > 0 ? Math.abs(hi) * 0.1 : 1;
+    lo -= pad;
+    hi += pad;
+    if (min >= 0) lo = Math.max(0, lo);
   }
+  hi += (hi - lo) * 0.08;
+  return [lo, hi];
+}
 
-  // A loop, not Math.min(...finite): a day of samples would overflow the argument list.
-  let dataMin = Infinity;
-  let dataMax = -Infinity;
-  for (const v of finite) {
-    if (v < dataMin) dataMin = v;
-    if (v > dataMax) dataMax = v;
+function drawChart(c) {
+  const name = c.name;
+  const unit = unitOf(name);
+  const color = GROUP_COLORS[name] ?? PALETTE[c.index % PALETTE.length];
+  const width = Math.max(280, Math.floor(c.plot.clientWidth || 560));
+  const opts = {
+    width,
+    height: 190,
+    legend: { show: false },
+    cursor: {
+      sync: { key: SYNC_KEY },
+      drag: { x: true, y: false, setScale: false },
+      points: { size: 6 },
+    },
+    select: { show: true },
+    scales: { x: { time: true }, y: { range: yRange } },
+    axes: [
+      { stroke: '#57606a', grid: { stroke: '#eaeef2' }, ticks: { stroke: '#d0d7de' } },
+      {
+        stroke: '#57606a',
+        size: 78,
+        grid: { stroke: '#eaeef2' },
+        ticks: { stroke: '#d0d7de' },
+        values: (u, splits) => splits.map((v) => fmtAxis(v, unit)),
+      },
+    ],
+    series: [
+      { value: (u, v) => (v === null ? '-' : fmtClock(v * 1000)) },
+      { label: name, stroke: color, width: 1.5, fill: `${color}1f`, points: { show: false }, value: (u, v) => fmt(v, unit) },
+    ],
+    hooks: {
+      setSelect: [(u) => {
+        if (u.select.width < 3) return;
+        const a = u.posToVal(u.select.left, 'x');
+        const b = u.posToVal(u.select.left + u.select.width, 'x');
+        u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
+        const t0 = state.data.meta.started_at;
+        setSpan({ from: Math.max(0, Math.round(a * 1000 - t0)), to: Math.max(0, Math.round(b * 1000 - t0)) });
+      }],
+      drawClear: [(u) => drawFiring(u, name)],
+      draw: [(u) => drawThresholds(u, name, unit)],
+      setCursor: [(u) => showCursor(u, c, unit)],
+    },
+  };
+  c.u = new uPlot(opts, [xs, state.data.series[name]], c.plot);
+  c.plot.addEventListener('dblclick', () => setSpan(null));
+  if (state.span) applySpanTo(c.u);
+}
+
+/** A y tick: the metric's unit, short. */
+function fmtAxis(v, unit) {
+  if (unit === 'count' || unit === 'per_sec') {
+    const a = Math.abs(v);
+    const s = a >= 1e9 ? `${+(v / 1e9).toFixed(2)} G` : a >= 1e6 ? `${+(v / 1e6).toFixed(2)} M` : a >= 1e4 ? `${+(v / 1e3).toFixed(1)} k` : String(+v.toFixed(3));
+    return unit === 'per_sec' ? `${s}/s` : s;
   }
-  let lo = dataMin;
-  let hi = dataMax;
-  for (const r of rules) {
-    lo = Math.min(lo, r.threshold);
-    hi = Math.max(hi, r.threshold);
-  }
-  const y = yScale(lo, hi, unit);
-  const t0 = tMs[0];
-  const t1 = Math.max(tMs[tMs.length - 1], t0 + 1000);
-  const X = (t) => M.l + ((t - t0) / (t1 - t0)) * pw;
-  const Y = (v) => M.t + ph - ((v - y.min) / (y.max - y.min)) * ph;
+  if (unit === 'percent') return `${+v.toFixed(2)} %`;
+  return formatValue(v, unit).replace(/\.00 /, ' ');
+}
 
-  svg.setAttribute('aria-label',
-    `${name} from t = ${fmtT(t0)} to ${fmtT(tMs[tMs.length - 1])}: min ${fmt(dataMin, unit)}, max ${fmt(dataMax, unit)}`);
-  svg.append(s('title', null, `${name} (${unit})`));
+function showCursor(u, c, unit) {
+  const i = u.cursor.idx;
+  const box = c.head.querySelector('.chart-last');
+  if (i === null || i === undefined) { updateChartHead(c); return; }
+  const v = state.data.series[c.name][i];
+  box.replaceChildren(h('span', { class: 'muted' }, `${fmtClock(xs[i] * 1000, false)} · t = ${fmtT(state.data.series.t_ms[i])} `),
+    typeof v === 'number' ? fmt(v, unit) : 'no sample');
+}
 
-  // Firing periods of rules on this metric.
-  const shade = s('g', { class: 'firing-periods' });
-  for (const r of rules) {
+/** Shaded spans while a rule on this metric fired. */
+function drawFiring(u, name) {
+  const ev = effective();
+  const t0 = state.data.meta.started_at;
+  const tEnd = state.data.series.t_ms[state.data.series.t_ms.length - 1] ?? 0;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.fillStyle = 'rgba(207, 34, 46, 0.08)';
+  for (const r of ev.rules.filter((x) => x.metric === name)) {
     let from = null;
+    const spans = [];
     for (const a of ev.alerts.filter((x) => x.rule === r.id)) {
       if (a.state === 'firing') from = a.at_ms;
-      else if (from !== null && (a.state === 'resolved' || a.state === 'inactive')) {
-        shade.append(period(from, a.at_ms));
-        from = null;
-      }
+      else if (from !== null && (a.state === 'resolved' || a.state === 'inactive')) { spans.push([from, a.at_ms]); from = null; }
     }
-    if (from !== null) shade.append(period(from, tMs[tMs.length - 1]));
-  }
-  function period(a, b) {
-    const x0 = X(Math.max(a, t0));
-    const x1 = Math.max(X(Math.min(b, t1)), x0 + 2);
-    return s('rect', { x: x0, y: M.t, width: x1 - x0, height: ph, class: 'firing' },
-      s('title', null, `firing from t = ${fmtT(a)} to ${fmtT(b)}`));
-  }
-
-  // Grid and y labels.
-  const grid = s('g', { class: 'grid' });
-  for (const v of y.ticks) {
-    const yy = Y(v);
-    grid.append(s('line', { x1: M.l, x2: M.l + pw, y1: yy, y2: yy }));
-    grid.append(s('text', { x: M.l - 6, y: yy + 3.5, 'text-anchor': 'end', class: 'axis-label' }, fmt(v, unit)));
-  }
-  // Time axis: seconds since the start.
-  const spanS = (t1 - t0) / 1000;
-  const stepS = TIME_STEPS.find((st) => spanS / st <= 7) ?? Math.ceil(spanS / 7);
-  const xAxis = s('g', { class: 'x-axis' });
-  xAxis.append(s('line', { x1: M.l, x2: M.l + pw, y1: M.t + ph, y2: M.t + ph, class: 'axis' }));
-  for (let sec = Math.ceil(t0 / 1000 / stepS) * stepS; sec * 1000 <= t1; sec += stepS) {
-    const xx = X(sec * 1000);
-    xAxis.append(s('line', { x1: xx, x2: xx, y1: M.t + ph, y2: M.t + ph + 4, class: 'axis' }));
-    xAxis.append(s('text', { x: xx, y: H - 8, 'text-anchor': 'middle', class: 'axis-label' }, `${sec} s`));
-  }
-
-  // The line, broken at nulls; an isolated sample is a dot. Long series keep, per half
-  // pixel, only the first, lowest, highest and last sample: the same picture, far fewer points.
-  const segs = [];
-  let cur = [];
-  let bucket = null;
-  const flush = () => {
-    if (!bucket) return;
-    const pts = [bucket.first, bucket.min, bucket.max, bucket.last]
-      .filter((p, k, all) => all.indexOf(p) === k)
-      .sort((a, b) => a.i - b.i);
-    for (const p of pts) cur.push([p.x, p.y]);
-    bucket = null;
-  };
-  const dense = values.length > 2 * pw;
-  values.forEach((v, i) => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      flush();
-      if (cur.length) { segs.push(cur); cur = []; }
-      return;
+    if (from !== null) spans.push([from, tEnd]);
+    for (const [a, b] of spans) {
+      const x0 = u.valToPos((t0 + a) / 1000, 'x', true);
+      const x1 = Math.max(u.valToPos((t0 + b) / 1000, 'x', true), x0 + 2);
+      const left = Math.max(x0, u.bbox.left);
+      const right = Math.min(x1, u.bbox.left + u.bbox.width);
+      if (right > left) ctx.fillRect(left, u.bbox.top, right - left, u.bbox.height);
     }
-    const p = { i, x: X(tMs[i]), y: Y(v) };
-    if (!dense) { cur.push([p.x, p.y]); return; }
-    const key = Math.floor(p.x * 2);
-    if (bucket && bucket.key !== key) flush();
-    if (!bucket) bucket = { key, first: p, min: p, max: p, last: p };
-    if (p.y < bucket.min.y) bucket.min = p;
-    if (p.y > bucket.max.y) bucket.max = p;
-    bucket.last = p;
-  });
-  flush();
-  if (cur.length) segs.push(cur);
-  const base = Y(Math.max(y.min, Math.min(0, y.max)));
-  const plot = s('g', { class: 'plot' });
-  for (const seg of segs) {
-    const pts = seg.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`);
-    if (seg.length === 1) {
-      plot.append(s('circle', { cx: seg[0][0], cy: seg[0][1], r: 2, fill: color }));
-      continue;
-    }
-    plot.append(s('path', {
-      d: `M${seg[0][0].toFixed(1)},${base.toFixed(1)}L${pts.join('L')}L${seg[seg.length - 1][0].toFixed(1)},${base.toFixed(1)}Z`,
-      fill: color, class: 'area',
-    }));
-    plot.append(s('path', { d: `M${pts.join('L')}`, stroke: color, class: 'line' }));
   }
+  ctx.restore();
+}
 
-  // Threshold lines.
-  const th = s('g', { class: 'thresholds' });
+/** Threshold lines inside the y range; off-scale markers at the edge for the others. */
+function drawThresholds(u, name, unit) {
+  const ev = effective();
+  const rules = ev.rules.filter((r) => r.metric === name);
+  if (!rules.length) return;
+  const ctx = u.ctx;
+  const [lo, hi] = [u.scales.y.min, u.scales.y.max];
+  const dpr = window.devicePixelRatio || 1;
+  ctx.save();
+  ctx.font = `${11 * dpr}px system-ui, sans-serif`;
+  ctx.textAlign = 'right';
+  let offTop = 0;
+  let offBottom = 0;
   for (const r of rules) {
-    const yy = Y(r.threshold);
-    th.append(s('line', { x1: M.l, x2: M.l + pw, y1: yy, y2: yy, class: `threshold sev-${r.severity}` }));
-    const above = yy - M.t > 14;
-    th.append(s('text', {
-      x: M.l + pw - 4, y: above ? yy - 4 : yy + 12, 'text-anchor': 'end', class: `threshold-label sev-${r.severity}`,
-    }, `${r.id} ${cmpSymbol(r.comparison)} ${fmt(r.threshold, unit)}`));
+    const color = r.severity === 'critical' ? '#cf222e' : r.severity === 'warning' ? '#bf8700' : '#57606a';
+    const label = `${r.id} ${cmpSymbol(r.comparison)} ${fmt(r.threshold, unit)}`;
+    ctx.fillStyle = color;
+    ctx.strokeStyle = color;
+    const right = u.bbox.left + u.bbox.width - 4 * dpr;
+    if (r.threshold >= lo && r.threshold <= hi) {
+      const y = u.valToPos(r.threshold, 'y', true);
+      ctx.setLineDash([5 * dpr, 4 * dpr]);
+      ctx.lineWidth = dpr;
+      ctx.beginPath();
+      ctx.moveTo(u.bbox.left, y);
+      ctx.lineTo(u.bbox.left + u.bbox.width, y);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillText(label, right, y - 4 * dpr > u.bbox.top + 10 * dpr ? y - 4 * dpr : y + 12 * dpr);
+    } else if (r.threshold > hi) {
+      ctx.fillText(`▲ ${label} (off scale)`, right, u.bbox.top + (12 + 13 * offTop++) * dpr);
+    } else {
+      ctx.fillText(`▼ ${label} (off scale)`, right, u.bbox.top + u.bbox.height - (4 + 13 * offBottom++) * dpr);
+    }
   }
+  ctx.restore();
+}
 
-  // Hover read-out.
-  const cursor = s('g', { class: 'cursor', visibility: 'hidden' });
-  const cLine = s('line', { y1: M.t, y2: M.t + ph });
-  const cDot = s('circle', { r: 3.5, fill: color });
-  const cBox = s('rect', { rx: 3, height: 20 });
-  const cText = s('text', { class: 'cursor-text' });
-  cursor.append(cLine, cDot, cBox, cText);
-  const hit = s('rect', { x: M.l, y: M.t, width: pw, height: ph, class: 'hit' });
-  hit.addEventListener('pointermove', (evt) => {
-    const pt = svg.createSVGPoint();
-    pt.x = evt.clientX;
-    pt.y = evt.clientY;
-    const local = pt.matrixTransform(svg.getScreenCTM().inverse());
-    const t = t0 + ((local.x - M.l) / pw) * (t1 - t0);
-    // Binary search for the sample nearest to t.
-    let a = 0;
-    let b = tMs.length - 1;
-    while (b - a > 1) {
-      const m = (a + b) >> 1;
-      if (tMs[m] <= t) a = m; else b = m;
-    }
-    const best = Math.abs(tMs[a] - t) <= Math.abs(tMs[b] - t) ? a : b;
-    const v = values[best];
-    const xx = X(tMs[best]);
-    cLine.setAttribute('x1', xx);
-    cLine.setAttribute('x2', xx);
-    const has = typeof v === 'number';
-    cDot.setAttribute('visibility', has ? 'visible' : 'hidden');
-    if (has) {
-      cDot.setAttribute('cx', xx);
-      cDot.setAttribute('cy', Y(v));
-    }
-    cText.textContent = `t = ${fmtT(tMs[best])}   ${has ? fmt(v, unit) : 'no sample'}`;
-    const tw = cText.getComputedTextLength() + 12;
-    const bx = xx + tw + 8 > M.l + pw ? xx - tw - 6 : xx + 6;
-    cBox.setAttribute('x', bx);
-    cBox.setAttribute('y', M.t + 2);
-    cBox.setAttribute('width', tw);
-    cText.setAttribute('x', bx + 6);
-    cText.setAttribute('y', M.t + 16);
-    cursor.setAttribute('visibility', 'visible');
-  });
-  hit.addEventListener('pointerleave', () => cursor.setAttribute('visibility', 'hidden'));
+// ---------------------------------------------------------------------------------------
+// Zoom: one span for every chart and the cards
 
-  svg.append(shade, grid, xAxis, plot, th, cursor, hit);
-  return h('figure', { class: 'chart', 'data-series': name }, head, svg);
+function applySpanTo(u) {
+  const t0 = state.data.meta.started_at;
+  if (state.span) u.setScale('x', { min: (t0 + state.span.from) / 1000, max: (t0 + state.span.to) / 1000 });
+  else if (xs.length) u.setScale('x', { min: xs[0], max: xs[xs.length - 1] });
+}
+
+/** Sets (or clears, with null) the zoomed span, in ms since the report start. */
+function setSpan(span) {
+  if (span && !(span.to > span.from)) span = null;
+  state.span = span;
+  const started = performance.now();
+  state.spanSummaries = span ? state.parsed.spanSummaries(span.from, span.to) : null;
+  state.lastZoomMs = performance.now() - started;
+  for (const c of charts.values()) if (c.u) applySpanTo(c.u);
+  renderCards();
+  renderZoombar();
+  saveUrlState();
+}
+
+function renderZoombar() {
+  const span = state.span;
+  $('#zoombar').hidden = !span;
+  document.body.dataset.spanFrom = span ? String(span.from) : '';
+  document.body.dataset.spanTo = span ? String(span.to) : '';
+  if (!span) { $('#cards-span').textContent = ''; return; }
+  const t0 = state.data.meta.started_at;
+  const text = `Zoomed to t = ${fmtT(span.from)} – ${fmtT(span.to)} (${fmtClock(t0 + span.from)} – ${fmtClock(t0 + span.to, false)}, ${fmtDuration(span.to - span.from)}); the cards summarise these samples only.`;
+  $('#zoom-text').textContent = text;
+  $('#cards-span').textContent = `· ${fmtDuration(span.to - span.from)} from t = ${fmtT(span.from)}`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -903,8 +1079,9 @@ function onReevaluate(e) {
   const ev = effective();
   renderCards();
   renderRecommendations(ev);
-  renderCharts(ev);
+  for (const c of charts.values()) c.u?.redraw(false);
   renderAlerts(ev);
+  saveUrlState();
   for (const note of document.querySelectorAll('.eval-note')) note.hidden = false;
   const firing = result.recommendations.filter((r) => r.state === 'firing').length;
   $('#rules-status').textContent =
@@ -917,6 +1094,7 @@ function onResetRules() {
   state.rulesKey = JSON.stringify(state.data.rules);
   buildRulesTable(state.data.rules);
   render();
+  saveUrlState();
   $('#rules-status').textContent = 'Reset to the report\'s rules and results.';
 }
 
@@ -941,16 +1119,171 @@ function renderProfile() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Components (cache, pool, limiter): their figures now, recognised by shape
+
+function renderComponents() {
+  const comps = state.data.components ?? {};
+  const cards = [];
+  for (const [name, c] of Object.entries(comps)) {
+    if (!c || typeof c !== 'object') continue;
+    const fig = (label, text, title) => h('div', { class: 'fig' }, h('span', { class: 'fig-label', title }, label), h('span', { class: 'value' }, text));
+    const n = (v) => (typeof v === 'number' ? fmt(v, 'count') : '-');
+    const ms = (v) => (typeof v === 'number' ? fmt(v, 'millis') : '-');
+    const pct = (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? fmt((a * 100) / b, 'percent') : '-');
+    let rows = [];
+    let title = name;
+    if (c.l1 && c.l2 && 'hits' in c) {
+      title = `Cache ${name}`;
+      rows = [
+        h('div', { class: 'fig-row' }, fig('hit rate', pct(c.hits, c.lookups), 'hits / lookups since the start'),
+          fig('L1 hit rate', pct(c.l1.hits, c.l1.hits + c.l1.misses), 'L1 hits / L1 lookups'),
+          fig('L2 hit rate', pct(c.l2.hits, c.l2.hits + c.l2.misses), 'L2 hits / lookups that reached L2')),
+        h('div', { class: 'fig-row' }, fig('entries', `${n(c.len)} / ${n(c.capacity)}`), fig('L1 / L2', `${n(c.l1.len)} / ${n(c.l2.len)}`),
+          fig('evictions', `${n(c.l1.evictions)} L1 · ${n(c.l2.evictions)} L2`)),
+      ];
+    } else if ('in_use' in c && 'idle' in c) {
+      title = `Pool ${name}`;
+      rows = [
+        h('div', { class: 'fig-row' }, fig('in use', n(c.in_use)), fig('idle', n(c.idle)), fig('waiting', n(c.waiting)), fig('max', n(c.max_size))),
+        h('div', { class: 'fig-row' }, fig('wait p99', ms(c.wait_ms?.p99), 'over the stats window'), fig('held p99', ms(c.held_ms?.p99), 'over the stats window'),
+          fig('timed out', n(c.timed_out)), fig('created', n(c.created))),
+      ];
+    } else if ('in_flight' in c && 'limit' in c) {
+      title = `Limiter ${name}`;
+      rows = [
+        h('div', { class: 'fig-row' }, fig('in flight', n(c.in_flight)), fig('queued', n(c.queued)), fig('limit', n(c.limit)), fig('algorithm', String(c.algorithm ?? '-'))),
+        h('div', { class: 'fig-row' }, fig('rejected', n(c.rejected)), fig('timed out', n(c.timed_out)), fig('admitted', n(c.admitted)), fig('wait p99', ms(c.wait_ms?.p99))),
+      ];
+    } else {
+      rows = [h('div', { class: 'fig-row' }, Object.entries(c).filter(([, v]) => typeof v === 'number').slice(0, 8).map(([k, v]) => fig(k, n(v))))];
+    }
+    cards.push(h('article', { class: 'card', 'data-component': name }, h('h3', null, title), rows));
+  }
+  $('#components-panel').hidden = cards.length === 0;
+  $('#components').replaceChildren(...cards);
+}
+
+// ---------------------------------------------------------------------------------------
+// Compare: the report on screen (before) against another (after), by core's compare
+
+async function loadCompare(file) {
+  await ready;
+  if (!state.parsed) return;
+  let parsed;
+  try {
+    parsed = ParsedReport.parse(await file.text());
+  } catch (e) {
+    showError(file.name, errorText(e));
+    return;
+  }
+  state.compare?.parsed.free();
+  state.compare = { parsed, data: parsed.data(), name: file.name };
+  hideError();
+  renderCompare();
+  $('#compare-panel').scrollIntoView({ block: 'start' });
+}
+
+function renderCompare() {
+  const cmp = state.compare;
+  $('#compare-panel').hidden = !cmp;
+  document.body.dataset.compare = cmp ? cmp.name : '';
+  if (!cmp) return;
+  const c = compareReports(state.parsed, cmp.parsed);
+  const a = state.data.meta;
+  const b = cmp.data.meta;
+  const side = (label, name, m) => h('div', { class: 'compare-side' }, h('strong', null, label), ` ${name} · host ${m.host} · ${fmtClock(m.started_at)} · ${fmtDuration(m.ended_at - m.started_at)}`);
+  const ruleList = (label, ids, cls) => h('p', { class: `compare-rules ${cls}` }, h('strong', null, label), ids.length ? ids.map((id) => h('code', { 'data-rule': id }, id)) : h('span', { class: 'muted' }, 'none'));
+  const pct = (p) => (typeof p === 'number' ? `${p > 0 ? '+' : ''}${p.toFixed(1)} %` : '');
+  const shown = c.figures.filter((f) => f.before !== null || f.after !== null);
+  $('#compare').replaceChildren(
+    side('Before:', state.source, a), side('After:', cmp.name, b),
+    ruleList('Fired only before: ', c.fired_only_before, 'only-before'),
+    ruleList('Fired only after: ', c.fired_only_after, 'only-after'),
+    ruleList('Fired in both: ', c.fired_in_both, 'both'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table compare-table' },
+      h('thead', null, h('tr', null, ['Metric', 'Stat', 'Before', 'After', 'Difference', 'Change'].map((t, i) => h('th', { scope: 'col', class: i > 1 ? 'num' : null }, t)))),
+      h('tbody', null, shown.map((f) => {
+        const unit = f.stat === 'count' ? 'count' : f.stat === 'rate_per_s' ? 'per_sec' : f.unit;
+        return h('tr', { class: `verdict-${f.verdict}`, 'data-metric': f.metric, 'data-stat': f.stat, 'data-verdict': f.verdict },
+          h('td', null, h('code', null, f.metric)), h('td', null, STAT_LABELS[f.stat] ?? f.stat),
+          h('td', { class: 'num' }, fmt(f.before, unit)), h('td', { class: 'num' }, fmt(f.after, unit)),
+          h('td', { class: 'num' }, typeof f.delta === 'number' ? `${f.delta > 0 ? '+' : ''}${fmt(f.delta, unit)}` : '-'),
+          h('td', { class: 'num' }, pct(f.change_pct)));
+      })))));
+}
+
+// ---------------------------------------------------------------------------------------
+// Shareable view state in the URL: ?src=…&from=…&to=…&rules=id:threshold:clear:for_ms;…
+
+function saveUrlState() {
+  if (embedded || !state.data) return;
+  const params = new URLSearchParams(location.search);
+  if (state.span) {
+    params.set('from', String(state.span.from));
+    params.set('to', String(state.span.to));
+  } else {
+    params.delete('from');
+    params.delete('to');
+  }
+  const edits = [];
+  if (state.evaluation) {
+    const orig = new Map(state.data.rules.map((r) => [r.id, r]));
+    for (const r of state.evaluation.rules) {
+      const o = orig.get(r.id);
+      if (o && (o.threshold !== r.threshold || o.clear_threshold !== r.clear_threshold || o.for_ms !== r.for_ms)) {
+        edits.push(`${r.id}:${r.threshold}:${r.clear_threshold}:${r.for_ms}`);
+      }
+    }
+  }
+  if (edits.length) params.set('rules', edits.join(';'));
+  else params.delete('rules');
+  const q = params.toString();
+  history.replaceState(null, '', q ? `?${q}` : location.pathname);
+}
+
+function restoreUrlState(params) {
+  if (!state.data) return;
+  const rules = params.get('rules');
+  if (rules) {
+    for (const part of rules.split(';')) {
+      const [id, threshold, clear, forMs] = part.split(':');
+      const set = (field, v) => {
+        const el = document.querySelector(`#rules-table input[data-rule="${CSS.escape(id)}"][data-field="${field}"]`);
+        if (el && v !== undefined && v !== '') el.value = field === 'for_ms' ? String(Number(v) / 1000) : v;
+      };
+      set('threshold', threshold);
+      set('clear_threshold', clear);
+      set('for_ms', forMs);
+    }
+    $('#rules').requestSubmit();
+  }
+  const from = Number(params.get('from'));
+  const to = Number(params.get('to'));
+  if (params.has('from') && params.has('to') && to > from) setSpan({ from, to });
+}
+
+// ---------------------------------------------------------------------------------------
 // Wiring
 
 function setupUi() {
   allMetrics().forEach((m, i) => METRIC_ORDER.set(m.name, i));
   $('#viewer-version').textContent = toolVersion();
   $('#file').addEventListener('change', (e) => {
-    const file = e.target.files?.[0];
-    loadFile(file);
+    const files = [...(e.target.files ?? [])];
+    if (files.length) loadFiles(files);
     e.target.value = '';
   });
+  $('#compare-file').addEventListener('change', (e) => {
+    const file = e.target.files?.[0];
+    if (file) loadCompare(file);
+    e.target.value = '';
+  });
+  $('#compare-close').addEventListener('click', () => {
+    state.compare?.parsed.free();
+    state.compare = null;
+    renderCompare();
+  });
+  $('#zoom-reset').addEventListener('click', () => setSpan(null));
   $('#error-close').addEventListener('click', hideError);
   $('#rules').addEventListener('submit', onReevaluate);
   $('#rules').addEventListener('input', onRulesInput);
@@ -983,7 +1316,7 @@ function setupDrop() {
     e.preventDefault();
     depth = 0;
     zone.hidden = true;
-    loadFile(e.dataTransfer.files[0]);
+    loadFiles([...e.dataTransfer.files]);
   });
 }
 
@@ -1002,9 +1335,48 @@ async function main() {
     loadEmbedded();
     return;
   }
-  const src = new URLSearchParams(location.search).get('src');
+  const params = new URLSearchParams(location.search);
+  const src = params.get('src');
   if (src) await loadUrl(src);
   else await startLive();
+  restoreUrlState(params);
+  await visibleChartsDrawn();
+  window.perfoptViewer.readyMs = performance.now();
 }
+
+/** Resolves once every chart in the viewport is drawn (bounded: 60 frames). */
+async function visibleChartsDrawn() {
+  for (let frame = 0; frame < 60; frame++) {
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    const pending = [...charts.values()].some((c) => {
+      if (c.u) return false;
+      const r = c.plot.getBoundingClientRect();
+      return r.bottom > 0 && r.top < window.innerHeight;
+    });
+    if (!pending) return;
+  }
+}
+
+/** Timings for the browser benchmark (tests/benches or BENCHMARKS.md). */
+window.perfoptViewer = {
+  readyMs: null,
+  /** Zooms to `[from, to]` ms and returns how long core's recomputation took, ms. */
+  zoom(from, to) {
+    setSpan({ from, to });
+    return state.lastZoomMs;
+  },
+  wasmMemoryBytes: () => wasmMemory?.buffer.byteLength ?? null,
+  /** The sample times on screen (tests check for gaps). */
+  tMs: () => state.data?.series.t_ms ?? [],
+  /** Drops the live stream for `ms` (as a network failure would), then reconnects from
+   * the report on screen. */
+  dropStream(ms = 1500) {
+    closeStream();
+    setStreamStatus('down', 'stream lost: reconnecting…');
+    setTimeout(() => {
+      openStream();
+    }, ms);
+  },
+};
 
 main();

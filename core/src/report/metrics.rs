@@ -41,6 +41,30 @@ pub const LATENCY_P99: &str = "latency_p99_ms";
 pub const ERROR_RATE: &str = "error_rate_pct";
 /// Cache hits, % of lookups in the interval.
 pub const CACHE_HIT_RATE: &str = "cache_hit_rate_pct";
+/// Cache L1 (hot tier) hits, % of the lookups L1 saw in the interval.
+pub const CACHE_L1_HIT_RATE: &str = "cache_l1_hit_rate_pct";
+/// Cache L2 hits, % of the lookups that reached L2 in the interval.
+pub const CACHE_L2_HIT_RATE: &str = "cache_l2_hit_rate_pct";
+/// Cache evictions per second in the interval.
+pub const CACHE_EVICTIONS: &str = "cache_evictions_per_s";
+/// Cache entries at the end of the interval.
+pub const CACHE_ENTRIES: &str = "cache_entries";
+/// Pool connections in use.
+pub const POOL_IN_USE: &str = "pool_in_use";
+/// Pool connections idle.
+pub const POOL_IDLE: &str = "pool_idle";
+/// Callers waiting for a pool connection.
+pub const POOL_WAITING: &str = "pool_waiting";
+/// p99 of the pool's wait for a connection over its stats window, ms.
+pub const POOL_WAIT_P99: &str = "pool_wait_p99_ms";
+/// Limiter permits held.
+pub const LIMITER_IN_FLIGHT: &str = "limiter_in_flight";
+/// Callers queued for a limiter permit.
+pub const LIMITER_QUEUED: &str = "limiter_queued";
+/// The limiter's concurrency limit.
+pub const LIMITER_LIMIT: &str = "limiter_limit";
+/// Limiter rejections (load shed) per second in the interval.
+pub const LIMITER_REJECTED: &str = "limiter_rejected_per_s";
 /// The summary (not a series) of every request latency, ms.
 pub const LATENCY: &str = "latency_ms";
 
@@ -110,6 +134,16 @@ pub const ALL: &[MetricDef] = &[
         name: SYS_MEM,
         unit: Unit::Percent,
         help: "System memory in use, percent of total",
+    },
+    MetricDef {
+        name: SYS_MEM_AVAILABLE,
+        unit: Unit::Bytes,
+        help: "System memory available to new processes, bytes",
+    },
+    MetricDef {
+        name: MEM_LEAK,
+        unit: Unit::Count,
+        help: "Growth of the target's RSS floor while a leak is suspected, MB per hour",
     },
     MetricDef {
         name: SYS_LOAD1,
@@ -182,6 +216,66 @@ pub const ALL: &[MetricDef] = &[
         help: "Cache hits, percent of lookups",
     },
     MetricDef {
+        name: CACHE_L1_HIT_RATE,
+        unit: Unit::Percent,
+        help: "Cache L1 hits, percent of L1 lookups in the interval",
+    },
+    MetricDef {
+        name: CACHE_L2_HIT_RATE,
+        unit: Unit::Percent,
+        help: "Cache L2 hits, percent of lookups reaching L2 in the interval",
+    },
+    MetricDef {
+        name: CACHE_EVICTIONS,
+        unit: Unit::PerSec,
+        help: "Cache evictions per second",
+    },
+    MetricDef {
+        name: CACHE_ENTRIES,
+        unit: Unit::Count,
+        help: "Cache entries",
+    },
+    MetricDef {
+        name: POOL_IN_USE,
+        unit: Unit::Count,
+        help: "Pool connections in use",
+    },
+    MetricDef {
+        name: POOL_IDLE,
+        unit: Unit::Count,
+        help: "Pool connections idle",
+    },
+    MetricDef {
+        name: POOL_WAITING,
+        unit: Unit::Count,
+        help: "Callers waiting for a pool connection",
+    },
+    MetricDef {
+        name: POOL_WAIT_P99,
+        unit: Unit::Millis,
+        help: "Pool wait for a connection, p99 over the stats window, ms",
+    },
+    MetricDef {
+        name: LIMITER_IN_FLIGHT,
+        unit: Unit::Count,
+        help: "Limiter permits in flight",
+    },
+    MetricDef {
+        name: LIMITER_QUEUED,
+        unit: Unit::Count,
+        help: "Callers queued at the limiter",
+    },
+    MetricDef {
+        name: LIMITER_LIMIT,
+        unit: Unit::Count,
+        help: "Limiter concurrency limit",
+    },
+    MetricDef {
+        name: LIMITER_REJECTED,
+        unit: Unit::PerSec,
+        help: "Limiter rejections (load shed) per second",
+    },
+    MetricDef {
         name: LATENCY,
         unit: Unit::Millis,
         help: "Request latency, ms",
@@ -194,8 +288,10 @@ pub fn lookup(name: &str) -> Option<&'static MetricDef> {
 }
 
 /// Shows `value` in `unit` the way every perfopt front end does (terminal, viewer, tests):
-/// percentages and ms with 2 decimals, byte sizes in binary units with 1 decimal, rates and
-/// counts with 2 decimals. Non-finite values show as `-`.
+/// percentages with 2 decimals; durations in ms with 2 decimals, below 1 ms in µs and from
+/// 10 s on in seconds; byte sizes in binary units with 1 decimal; rates with 2 decimals;
+/// counts with 2 decimals, or none (with thousands separated) for whole numbers from 10,000.
+/// Non-finite values show as `-`.
 ///
 /// # Example
 /// ```
@@ -203,6 +299,8 @@ pub fn lookup(name: &str) -> Option<&'static MetricDef> {
 /// assert_eq!(format_value(12.345, Unit::Percent), "12.35 %");
 /// assert_eq!(format_value(3.5 * 1024.0 * 1024.0, Unit::Bytes), "3.5 MiB");
 /// assert_eq!(format_value(f64::NAN, Unit::Millis), "-");
+/// assert_eq!(format_value(0.15, Unit::Millis), "150 µs");
+/// assert_eq!(format_value(12_500.0, Unit::Millis), "12.50 s");
 /// ```
 pub fn format_value(value: f64, unit: Unit) -> String {
     if !value.is_finite() {
@@ -224,9 +322,43 @@ pub fn format_value(value: f64, unit: Unit) -> String {
                 format!("{v:.1} {}{suffix}", STEPS[i])
             }
         }
+        Unit::Millis => {
+            let a = value.abs();
+            if a > 0.0 && a < 1.0 {
+                let us = value * 1000.0;
+                match us.abs() {
+                    x if x < 9.995 => format!("{us:.2} µs"),
+                    x if x < 99.95 => format!("{us:.1} µs"),
+                    _ => format!("{us:.0} µs"),
+                }
+            } else if a >= 10_000.0 {
+                format!("{:.2} s", value / 1000.0)
+            } else {
+                format!("{value:.2} ms")
+            }
+        }
+        Unit::Count if value.abs() >= 10_000.0 && value.fract() == 0.0 && value.abs() < 1e18 => {
+            group_thousands(value as i64)
+        }
         Unit::Count => format!("{value:.2}"),
         _ => format!("{value:.2} {}", unit.label()),
     }
+}
+
+/// `1234567` as `1,234,567`.
+fn group_thousands(v: i64) -> String {
+    let digits = format!("{}", v.unsigned_abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if v < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -258,5 +390,18 @@ mod tests {
         assert_eq!(format_value(1.005, Unit::Millis), "1.00 ms");
         assert_eq!(format_value(3.0, Unit::Count), "3.00");
         assert_eq!(format_value(f64::INFINITY, Unit::Percent), "-");
+        assert_eq!(format_value(0.0, Unit::Millis), "0.00 ms");
+        assert_eq!(format_value(0.001234, Unit::Millis), "1.23 µs");
+        assert_eq!(format_value(0.0456, Unit::Millis), "45.6 µs");
+        assert_eq!(format_value(0.9999, Unit::Millis), "1000 µs");
+        assert_eq!(format_value(-0.5, Unit::Millis), "-500 µs");
+        assert_eq!(format_value(9_999.0, Unit::Millis), "9999.00 ms");
+        assert_eq!(format_value(90_000.0, Unit::Millis), "90.00 s");
+        assert_eq!(
+            format_value(24_904_069_120.0, Unit::Count),
+            "24,904,069,120"
+        );
+        assert_eq!(format_value(-12_345.0, Unit::Count), "-12,345");
+        assert_eq!(format_value(9_999.0, Unit::Count), "9999.00");
     }
 }

@@ -10,7 +10,12 @@ mod recorder;
 mod series;
 mod tiers;
 
+pub mod compare;
+pub mod components;
+pub mod delta;
+pub mod merge;
 pub mod metrics;
+pub mod span;
 
 use alloc::collections::BTreeMap;
 use alloc::format;

@@ -1,0 +1,302 @@
+//! What changed in a live report since a reader's position: the unit of the live stream
+//! (`/api/events`), so a viewer appends a few samples instead of re-reading the whole report.
+//!
+//! A reader's position is a [`Cursor`]: the time of the last sample it has and how many
+//! alert records it has. [`Delta::since`] builds the change from a cursor (new samples and
+//! alerts; the bounded parts — summaries with their histograms, recommendations, components,
+//! `meta.ended_at` — whole), and [`apply`] appends it to the reader's copy. Applying the
+//! deltas of every step to the first report gives exactly the last one, so a reader that
+//! reconnects with its cursor catches up without a gap.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AlertRecord, MemoryAnalysis, MetricSummary, ProfileRow, Recommendation, Report};
+
+/// A reader's position in a live report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// `meta.started_at` of the report (a new run is another report).
+    pub started_at: u64,
+    /// `t_ms` of the last sample the reader has, `None` before the first.
+    pub last_t_ms: Option<u64>,
+    /// Alert records the reader has.
+    pub alerts: usize,
+}
+
+impl Cursor {
+    /// The position of a reader holding `report`.
+    pub fn of(report: &Report) -> Cursor {
+        Cursor {
+            started_at: report.meta.started_at,
+            last_t_ms: report.series.t_ms().last().copied(),
+            alerts: report.alerts.len(),
+        }
+    }
+
+    /// As text, for an SSE event id: `started_at.last_t_ms.alerts` (`-` for no sample).
+    pub fn to_id(&self) -> String {
+        match self.last_t_ms {
+            Some(t) => format!("{}.{t}.{}", self.started_at, self.alerts),
+            None => format!("{}.-.{}", self.started_at, self.alerts),
+        }
+    }
+
+    /// Parses [`Cursor::to_id`]'s text; `None` if it is not one.
+    pub fn from_id(id: &str) -> Option<Cursor> {
+        let mut parts = id.trim().split('.');
+        let started_at = parts.next()?.parse().ok()?;
+        let last = parts.next()?;
+        let last_t_ms = if last == "-" {
+            None
+        } else {
+            Some(last.parse().ok()?)
+        };
+        let alerts = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some(Cursor {
+            started_at,
+            last_t_ms,
+            alerts,
+        })
+    }
+}
+
+/// The change of a report since a [`Cursor`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// The position this delta applies to.
+    pub from: Cursor,
+    /// The position after applying it.
+    pub to: Cursor,
+    /// `meta.ended_at` now.
+    pub ended_at: u64,
+    /// Times of the new samples.
+    pub t_ms: Vec<u64>,
+    /// Values of the new samples, per metric (metrics with no value among them left out).
+    pub series: BTreeMap<String, Vec<Option<f64>>>,
+    /// New alert records.
+    pub alerts: Vec<AlertRecord>,
+    /// Every summary now (bounded: one histogram per metric).
+    pub summaries: BTreeMap<String, MetricSummary>,
+    /// Every recommendation now.
+    pub recommendations: Vec<Recommendation>,
+    /// Every component snapshot now.
+    pub components: BTreeMap<String, serde_json::Value>,
+    /// The profile table now (bounded: the top scopes).
+    pub profile: Vec<ProfileRow>,
+    /// The memory analysis now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryAnalysis>,
+}
+
+/// Why a delta does not apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeltaError {
+    /// The reader is not at the delta's starting position (another run, or a gap): it must
+    /// reload the whole report.
+    Position {
+        /// Where the reader is.
+        reader: Cursor,
+        /// Where the delta starts.
+        delta: Cursor,
+    },
+}
+
+impl fmt::Display for DeltaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeltaError::Position { reader, delta } => write!(
+                f,
+                "the update starts at {} but the report on screen is at {}; reload the report",
+                delta.to_id(),
+                reader.to_id()
+            ),
+        }
+    }
+}
+
+impl Delta {
+    /// The change of `report` since `from`. A cursor of another run, or one ahead of the
+    /// report (it lost samples), gives the whole report as a delta from the empty position
+    /// (`from.last_t_ms == None`, `from.alerts == 0`): the reader then starts over.
+    pub fn since(report: &Report, from: Cursor) -> Delta {
+        let t = report.series.t_ms();
+        let now = Cursor::of(report);
+        let valid = from.started_at == now.started_at
+            && from.alerts <= now.alerts
+            && match from.last_t_ms {
+                None => true,
+                Some(last) => t.binary_search(&last).is_ok(),
+            };
+        let from = if valid {
+            from
+        } else {
+            Cursor {
+                started_at: now.started_at,
+                last_t_ms: None,
+                alerts: 0,
+            }
+        };
+        let lo = from
+            .last_t_ms
+            .map_or(0, |last| t.partition_point(|&x| x <= last));
+        let mut series = BTreeMap::new();
+        for name in report.series.metrics() {
+            if let Some(col) = report.series.column(name) {
+                let part = &col[lo..];
+                if part.iter().any(Option::is_some) {
+                    series.insert(String::from(name), part.to_vec());
+                }
+            }
+        }
+        Delta {
+            from,
+            to: now,
+            ended_at: report.meta.ended_at,
+            t_ms: t[lo..].to_vec(),
+            series,
+            alerts: report.alerts[from.alerts..].to_vec(),
+            summaries: report.summaries.clone(),
+            recommendations: report.recommendations.clone(),
+            components: report.components.clone(),
+            profile: report.profile.clone(),
+            memory: report.memory.clone(),
+        }
+    }
+
+    /// Whether it carries nothing new: no sample, no alert, same end.
+    pub fn is_empty_since(&self, ended_at: u64) -> bool {
+        self.t_ms.is_empty() && self.alerts.is_empty() && self.ended_at == ended_at
+    }
+}
+
+/// Appends `delta` to `report`.
+///
+/// # Errors
+/// [`DeltaError::Position`] when `report` is not where the delta starts; `report` is then
+/// unchanged.
+pub fn apply(report: &mut Report, delta: &Delta) -> Result<(), DeltaError> {
+    let here = Cursor::of(report);
+    if here != delta.from {
+        return Err(DeltaError::Position {
+            reader: here,
+            delta: delta.from,
+        });
+    }
+    for (i, &t) in delta.t_ms.iter().enumerate() {
+        let values = delta
+            .series
+            .iter()
+            .filter_map(|(name, col)| col.get(i).copied().flatten().map(|v| (name.as_str(), v)));
+        report.series.push(t, values);
+    }
+    report.alerts.extend(delta.alerts.iter().cloned());
+    report.summaries = delta.summaries.clone();
+    report.recommendations = delta.recommendations.clone();
+    report.components = delta.components.clone();
+    report.profile = delta.profile.clone();
+    report.memory = delta.memory.clone();
+    report.meta.ended_at = delta.ended_at;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Instant;
+    use crate::report::{Meta, Recorder, metrics};
+    use crate::rules::default_rules;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use core::time::Duration;
+
+    fn recorder() -> Recorder {
+        let meta = Meta {
+            tool_version: "t".into(),
+            host: "h".into(),
+            target: None,
+            started_at: 5_000,
+            ended_at: 0,
+            interval_ms: 1000,
+        };
+        Recorder::new(Instant::ZERO, meta, default_rules()).unwrap()
+    }
+
+    #[test]
+    fn deltas_rebuild_the_live_report_exactly_at_any_pace() {
+        let mut rec = recorder();
+        let mut reader = rec.report(Instant::ZERO);
+        let mut behind = reader.clone();
+        for s in 1..=60u64 {
+            let cpu = if (20..40).contains(&s) { 97.0 } else { 10.0 };
+            let mut values = vec![(metrics::SYS_CPU, cpu)];
+            if s % 7 == 0 {
+                values.push((metrics::CACHE_HIT_RATE, 50.0));
+            }
+            rec.handle_sample(Instant::from_secs(s), values);
+            rec.record_latency(Duration::from_millis(s));
+            let now = rec.report(Instant::from_secs(s));
+            let d = Delta::since(&now, Cursor::of(&reader));
+            assert_eq!(d.t_ms.len(), 1);
+            apply(&mut reader, &d).unwrap();
+            assert_eq!(reader, now, "after sample {s}");
+            // A reader that drops off and reconnects every 9 samples catches up without a gap.
+            if s % 9 == 0 {
+                let d = Delta::since(&now, Cursor::from_id(&Cursor::of(&behind).to_id()).unwrap());
+                apply(&mut behind, &d).unwrap();
+                assert_eq!(behind, now);
+            }
+        }
+        assert!(reader.alerts.len() >= 2, "cpu fired and resolved");
+        // An applied delta moves the cursor: applying it twice is refused.
+        let final_report = rec.report(Instant::from_secs(60));
+        let d = Delta::since(&final_report, Cursor::of(&behind));
+        apply(&mut behind, &d).unwrap();
+        assert_eq!(behind, final_report);
+        let err = apply(&mut behind, &d).unwrap_err();
+        assert!(err.to_string().contains("reload the report"), "{err}");
+        let nothing = Delta::since(&final_report, Cursor::of(&behind));
+        assert!(nothing.is_empty_since(final_report.meta.ended_at));
+    }
+
+    #[test]
+    fn a_stale_or_foreign_cursor_starts_over() {
+        let mut rec = recorder();
+        for s in 1..=5u64 {
+            rec.handle_sample(Instant::from_secs(s), [(metrics::SYS_CPU, 1.0)]);
+        }
+        let now = rec.report(Instant::from_secs(5));
+        for bad in [
+            Cursor {
+                started_at: 1,
+                last_t_ms: Some(2000),
+                alerts: 0,
+            },
+            Cursor {
+                started_at: 5_000,
+                last_t_ms: Some(2500),
+                alerts: 0,
+            },
+            Cursor {
+                started_at: 5_000,
+                last_t_ms: Some(2000),
+                alerts: 9,
+            },
+        ] {
+            let d = Delta::since(&now, bad);
+            assert_eq!(d.from.last_t_ms, None);
+            assert_eq!(d.t_ms.len(), 5);
+        }
+        assert_eq!(Cursor::from_id("5000.-.0").unwrap().last_t_ms, None);
+        assert_eq!(Cursor::from_id("5000.3000.2").unwrap().alerts, 2);
+        for bad in ["", "x", "1.2", "1.2.3.4", "1.a.0"] {
+            assert!(Cursor::from_id(bad).is_none(), "{bad}");
+        }
+    }
+}
