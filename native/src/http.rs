@@ -287,10 +287,10 @@ fn router_with(
     Router::new()
         .route("/api/report", get(api_report))
         .route("/metrics", get(metrics))
-        .merge(events)
         .fallback(static_file)
-        .layer(middleware::from_fn_with_state(app.clone(), guard))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(events)
+        .layer(middleware::from_fn_with_state(app, guard))
 }
 
 /// Binds `addr`, for [`serve`]. Port 0 picks a free port; read it from `local_addr`.

@@ -233,6 +233,10 @@ pub fn merge<'a>(
         rules: first.rules.clone(),
         alerts,
         recommendations,
+        // The merged report holds the hosts' full-resolution samples; rollup rows are not
+        // merged across hosts (their rows start at each host's own report start).
+        rollups: Vec::new(),
+        retention: None,
     })
 }
 

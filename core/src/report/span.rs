@@ -12,7 +12,6 @@ use alloc::string::String;
 use core::time::Duration;
 
 use super::metrics::{self, Unit};
-use super::recorder::to_raw;
 use super::{MetricSummary, Series};
 use crate::stats::Histogram;
 
@@ -103,5 +102,16 @@ mod tests {
         assert!(empty.is_empty());
         let reversed = span_summaries(&report.series, 20_000, 10_000);
         assert!(reversed.is_empty());
+    }
+}
+
+/// `round(value * unit.scale())` as a histogram value; negative values count as zero.
+fn to_raw(value: f64, unit: super::metrics::Unit) -> u64 {
+    let scaled = value * unit.scale();
+    if scaled > 0.0 {
+        // `as` saturates for values beyond u64 and the +0.5 rounds half up.
+        (scaled + 0.5) as u64
+    } else {
+        0
     }
 }
