@@ -84,7 +84,8 @@ impl ReportSource for SavedReport {
     }
 }
 
-type Source = Arc<dyn ReportSource>;
+/// What the routes read the report from: a monitor handle, a saved report, or your own.
+pub type Source = Arc<dyn ReportSource>;
 
 /// The environment variable read for the bearer token when `--token` is not given.
 pub const TOKEN_ENV: &str = "PERFOPT_TOKEN";
@@ -262,10 +263,64 @@ fn encode_metrics(r: &Report) -> Bytes {
     Bytes::from(prometheus::render(r))
 }
 
-/// The routes, with default options, as if bound on loopback.
+/// The routes (viewer, `/api/report`, `/api/events`, `/metrics`) for a service to embed, with
+/// the security headers and the GET/HEAD-only rule. The `Host` check and the token belong to
+/// perfopt's own server ([`serve_with`]): a service that embeds these routes decides its own
+/// exposure. To mount them under a prefix, use [`mounted`].
 pub fn router(source: Source) -> Router {
     let (stop, stopped) = crate::events::stop_switch();
-    router_with(source, &ServeOptions::default(), true, stopped, Some(stop))
+    router_with(source, &ServeOptions::default(), false, stopped, Some(stop))
+}
+
+/// [`router`] under `prefix` (such as `/perf`), to `merge` into a service's router:
+/// `{prefix}` redirects to `{prefix}/` (the viewer's links are relative), `{prefix}/` is the
+/// viewer and `{prefix}/api/report`, `{prefix}/metrics`… the rest. It adds no fallback, so
+/// the service's own `/` and fallback stay its own. An empty prefix or `/` gives [`router`].
+///
+/// ```
+/// use axum::{Router, routing::get};
+///
+/// fn app(source: perfopt::http::Source) -> Router {
+///     Router::new()
+///         .route("/", get(|| async { "my service" }))
+///         .merge(perfopt::http::mounted("/perf", source))
+/// }
+/// ```
+pub fn mounted(prefix: &str, source: Source) -> Router {
+    let prefix = prefix.trim_end_matches('/').to_string();
+    let inner = router(source);
+    if prefix.is_empty() {
+        return inner;
+    }
+    let strip = {
+        let prefix = prefix.clone();
+        move |req: Request| {
+            let mut inner = inner.clone();
+            let prefix = prefix.clone();
+            async move {
+                let (mut parts, body) = req.into_parts();
+                let full = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let rest = full.get(prefix.len()..).unwrap_or("/");
+                parts.uri = rest
+                    .parse()
+                    .unwrap_or_else(|_| axum::http::Uri::from_static("/"));
+                let res =
+                    tower_service::Service::call(&mut inner, Request::from_parts(parts, body));
+                match res.await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                }
+            }
+        }
+    };
+    let to = format!("{prefix}/");
+    Router::new()
+        .route(
+            &prefix,
+            get(move || async move { axum::response::Redirect::permanent(&to) }),
+        )
+        .route(&format!("{prefix}/"), axum::routing::any(strip.clone()))
+        .route(&format!("{prefix}/{{*rest}}"), axum::routing::any(strip))
 }
 
 fn router_with(

@@ -41,6 +41,8 @@ pub mod html_report;
 #[cfg(feature = "server")]
 pub mod http;
 pub mod limiter;
+#[cfg(feature = "server")]
+pub mod limiter_http;
 pub mod monitor;
 pub mod pool;
 pub mod profile;

@@ -18,7 +18,9 @@ async fn requests_reported_by_a_service_reach_the_report() {
     }
     let monitor = Monitor::start(MonitorConfig {
         interval: Duration::from_millis(250),
-        duration: Some(Duration::from_millis(1600)),
+        // Ended by the service finishing (below), not by a duration that a loaded machine
+        // could outrun.
+        duration: None,
         watch: Watch::Pid(std::process::id()),
         rules,
         ..MonitorConfig::default()
@@ -38,8 +40,19 @@ async fn requests_reported_by_a_service_reach_the_report() {
             }
         }
     });
-    let report = monitor.run(std::future::pending()).await;
-    service.await.unwrap();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let waiter = tokio::spawn(async move {
+        service.await.unwrap();
+        // One more interval, so the last requests are in a sample.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = done_tx.send(());
+    });
+    let report = monitor
+        .run(async {
+            let _ = done_rx.await;
+        })
+        .await;
+    waiter.await.unwrap();
 
     let latency = &report.summaries[metrics::LATENCY];
     assert_eq!(latency.summary.count, 300);

@@ -80,7 +80,10 @@ fn monitoring_a_cpu_burning_allocating_child_gives_plausible_values() {
 
     let cpu = column(&report, metrics::PROC_CPU);
     let peak_cpu = cpu.iter().copied().fold(0.0, f64::max);
-    assert!(peak_cpu > 20.0, "a spinning thread shows CPU: {cpu:?}");
+    // A spinning thread gets a whole core on an idle machine, but only its share on a
+    // loaded one (2 cores shared by 14 runnable threads gave it ~15 %): ask for clearly
+    // more than an idle process.
+    assert!(peak_cpu > 5.0, "a spinning thread shows CPU: {cpu:?}");
     let rss = column(&report, metrics::PROC_RSS);
     let (first, last) = (rss[0], *rss.last().unwrap());
     assert!(last > first + 16.0 * 1024.0 * 1024.0, "RSS grows: {rss:?}");

@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     assert!(chain.contains("loading user 99"), "{chain}");
     assert!(chain.contains("Query returned no rows"), "{chain}");
 
-    let limiter = Arc::new(Limiter::new(LimiterConfig::with_algorithm(Algorithm::Fixed(4)))?);
+    let limiter = Arc::new(Limiter::new(LimiterConfig::new(Algorithm::Fixed(4)))?);
     let buffers = Arc::new(Pool::new(
         ObjectManager::new(|| Vec::<u8>::with_capacity(1024), Vec::clear),
         PoolConfig::for_objects(2),
