@@ -23,7 +23,9 @@ impl Stream {
         let authority = url.trim_start_matches("http://").trim_end_matches('/');
         let mut s = TcpStream::connect(authority).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut req = format!("GET /api/events{query} HTTP/1.1\r\nHost: {authority}\r\nAccept: text/event-stream\r\n");
+        let mut req = format!(
+            "GET /api/events{query} HTTP/1.1\r\nHost: {authority}\r\nAccept: text/event-stream\r\n"
+        );
         if let Some(id) = last_event_id {
             req.push_str(&format!("Last-Event-ID: {id}\r\n"));
         }
@@ -84,7 +86,16 @@ fn deltas_rebuild_the_live_report_and_reconnects_catch_up() {
     let dir = TempDir::new("events");
     let out = dir.path().join("r.json");
     let child = Command::new(perfopt_bin())
-        .args(["monitor", "--interval", "250ms", "--duration", "6s", "--serve", "127.0.0.1:0", "--out"])
+        .args([
+            "monitor",
+            "--interval",
+            "250ms",
+            "--duration",
+            "6s",
+            "--serve",
+            "127.0.0.1:0",
+            "--out",
+        ])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -103,7 +114,10 @@ fn deltas_rebuild_the_live_report_and_reconnects_catch_up() {
     let mut last_id = String::new();
     for _ in 0..4 {
         let (id, delta) = stream.next_delta();
-        assert!(!delta.t_ms.is_empty() || !delta.alerts.is_empty(), "only news is sent");
+        assert!(
+            !delta.t_ms.is_empty() || !delta.alerts.is_empty(),
+            "only news is sent"
+        );
         apply(&mut reader, &delta).expect("each delta starts where the last ended");
         assert_eq!(id, Cursor::of(&reader).to_id());
         last_id = id;
@@ -114,7 +128,11 @@ fn deltas_rebuild_the_live_report_and_reconnects_catch_up() {
     let mut stream = Stream::open(&url, "", Some(&last_id));
     assert_eq!(stream.next().0, "hello");
     let (_, delta) = stream.next_delta();
-    assert!(delta.t_ms.len() >= 3, "caught up {} samples at once", delta.t_ms.len());
+    assert!(
+        delta.t_ms.len() >= 3,
+        "caught up {} samples at once",
+        delta.t_ms.len()
+    );
     apply(&mut reader, &delta).expect("no gap after the reconnect");
 
     // Follow to the end of the run: the page's copy equals the final report.
@@ -136,14 +154,23 @@ fn deltas_rebuild_the_live_report_and_reconnects_catch_up() {
 
     // SIGTERM with a stream still open: the server ends promptly anyway.
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let t = Instant::now();
     loop {
         if let Some(status) = child.0.try_wait().unwrap() {
             assert!(status.success(), "{status:?}");
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "an open event stream blocked the shutdown");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "an open event stream blocked the shutdown"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(stream);
