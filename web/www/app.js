@@ -191,6 +191,7 @@ function showText(text, source, { sameSource = false } = {}) {
     return true;
   }
   let parsed;
+  mark('text');
   try {
     parsed = ParsedReport.parse(text);
   } catch (e) {
@@ -200,7 +201,9 @@ function showText(text, source, { sameSource = false } = {}) {
   }
   // The plain object, exactly as `parsed.data()` gives it, without re-encoding a large
   // report: the text passed core's validation above.
+  mark('wasm_parse');
   const data = JSON.parse(text);
+  mark('js_parse');
   return showParsed(parsed, data, text, source, { sameSource });
 }
 
@@ -228,8 +231,15 @@ function showParsed(parsed, data, text, source, { sameSource = false } = {}) {
   if (previous) previous.free();
   hideError();
   render();
+  mark('render');
   finish('ready', source);
   return true;
+}
+
+/** Milestones of the last load (ms since navigation), for the benchmark. */
+const marks = {};
+function mark(name) {
+  marks[name] = performance.now();
 }
 
 /** Several files dropped or picked at once: core merges them into one fleet report. */
@@ -837,7 +847,10 @@ function drawChart(c) {
       setCursor: [(u) => showCursor(u, c, unit)],
     },
   };
+  const started = performance.now();
   c.u = new uPlot(opts, [xs, state.data.series[name]], c.plot);
+  marks.chart_ms = (marks.chart_ms ?? 0) + (performance.now() - started);
+  marks.charts = (marks.charts ?? 0) + 1;
   c.plot.addEventListener('dblclick', () => setSpan(null));
   if (state.span) applySpanTo(c.u);
 }
@@ -1390,6 +1403,7 @@ async function visibleChartsDrawn() {
 /** Timings for the browser benchmark (tests/benches or BENCHMARKS.md). */
 window.perfoptViewer = {
   readyMs: null,
+  marks,
   /** Zooms to `[from, to]` ms and returns how long core's recomputation took, ms. */
   zoom(from, to) {
     setSpan({ from, to });
