@@ -330,6 +330,7 @@ fn zoom_threshold_edit_compare_merge_and_units() {
         count.as_str().unwrap_or(""),
         expected(&serde_json::to_value(&fleet).unwrap(), "latency_ms", "p99")
     );
+    browser.execute("window.scrollTo(0, 0); return 1;", json!([]));
     shot(&browser, "viewer-merge.png");
     let bad = dir.path().join("broken.json");
     std::fs::write(&bad, "{\"schema\": \"perfopt.report/v1\", \"meta\": ").unwrap();

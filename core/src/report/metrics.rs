@@ -337,7 +337,7 @@ pub fn format_value(value: f64, unit: Unit) -> String {
                 format!("{value:.2} ms")
             }
         }
-        Unit::Count if value.fract() == 0.0 && value.abs() < 1e18 => {
+        Unit::Count if value.abs() < 1e18 && (value as i64) as f64 == value => {
             // Whole counts (samples, threads, entries) without decimals.
             group_thousands(value as i64)
         }
