@@ -312,15 +312,18 @@ mod tests {
             STYLESHEET_LINK,
             PRELOAD_LINK,
             APP_SCRIPT,
+            UPLOT_LINK,
+            UPLOT_SCRIPT,
             " src=",
             " href=\"style",
         ] {
             assert!(!html.contains(gone), "{gone}");
         }
-        // Every element that opens is the one that closes: 5 scripts, 1 style.
-        assert_eq!(html.matches("<script").count(), 5);
-        assert_eq!(html.to_ascii_lowercase().matches("</script").count(), 5);
-        assert_eq!(html.to_ascii_lowercase().matches("</style").count(), 1);
+        // Every element that opens is the one that closes: 6 scripts (uPlot, bootstrap, app,
+        // report, glue, wasm), 2 styles (uPlot's, the page's).
+        assert_eq!(html.matches("<script").count(), 6);
+        assert_eq!(html.to_ascii_lowercase().matches("</script").count(), 6);
+        assert_eq!(html.to_ascii_lowercase().matches("</style").count(), 2);
         assert_eq!(html.matches("<!--").count(), 0);
         assert!(html.contains("<title>perfopt report: &lt;/script&gt;"));
         // The embedded report is the report.

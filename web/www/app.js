@@ -191,6 +191,7 @@ function showText(text, source, { sameSource = false } = {}) {
     return true;
   }
   let parsed;
+  mark('text');
   try {
     parsed = ParsedReport.parse(text);
   } catch (e) {
@@ -200,7 +201,9 @@ function showText(text, source, { sameSource = false } = {}) {
   }
   // The plain object, exactly as `parsed.data()` gives it, without re-encoding a large
   // report: the text passed core's validation above.
+  mark('wasm_parse');
   const data = JSON.parse(text);
+  mark('js_parse');
   return showParsed(parsed, data, text, source, { sameSource });
 }
 
@@ -228,8 +231,15 @@ function showParsed(parsed, data, text, source, { sameSource = false } = {}) {
   if (previous) previous.free();
   hideError();
   render();
+  mark('render');
   finish('ready', source);
   return true;
+}
+
+/** Milestones of the last load (ms since navigation), for the benchmark. */
+const marks = {};
+function mark(name) {
+  marks[name] = performance.now();
 }
 
 /** Several files dropped or picked at once: core merges them into one fleet report. */
@@ -812,10 +822,11 @@ function drawChart(c) {
       { stroke: '#57606a', grid: { stroke: '#eaeef2' }, ticks: { stroke: '#d0d7de' } },
       {
         stroke: '#57606a',
-        size: 78,
+        size: axisSize,
+        incrs: unit === 'bytes' || unit === 'bytes_per_sec' ? BYTE_INCRS : undefined,
         grid: { stroke: '#eaeef2' },
         ticks: { stroke: '#d0d7de' },
-        values: (u, splits) => splits.map((v) => fmtAxis(v, unit)),
+        values: (u, splits) => axisLabels(splits, unit),
       },
     ],
     series: [
@@ -836,20 +847,52 @@ function drawChart(c) {
       setCursor: [(u) => showCursor(u, c, unit)],
     },
   };
+  const started = performance.now();
   c.u = new uPlot(opts, [xs, state.data.series[name]], c.plot);
+  marks.chart_ms = (marks.chart_ms ?? 0) + (performance.now() - started);
+  marks.charts = (marks.charts ?? 0) + 1;
   c.plot.addEventListener('dblclick', () => setSpan(null));
   if (state.span) applySpanTo(c.u);
 }
 
-/** A y tick: the metric's unit, short. */
-function fmtAxis(v, unit) {
-  if (unit === 'count' || unit === 'per_sec') {
-    const a = Math.abs(v);
-    const s = a >= 1e9 ? `${+(v / 1e9).toFixed(2)} G` : a >= 1e6 ? `${+(v / 1e6).toFixed(2)} M` : a >= 1e4 ? `${+(v / 1e3).toFixed(1)} k` : String(+v.toFixed(3));
-    return unit === 'per_sec' ? `${s}/s` : s;
+/** Y tick labels in the metric's unit, with just enough decimals to tell ticks apart. */
+function axisLabels(splits, unit) {
+  if (!splits.length) return [];
+  const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : Math.abs(splits[0]) || 1;
+  const top = Math.max(...splits.map((v) => Math.abs(v)));
+  const decimals = (x) => (x > 0 ? Math.min(3, Math.max(0, Math.ceil(-Math.log10(x) - 1e-9))) : 0);
+  const fixed = (v, d) => (Object.is(v, -0) ? 0 : v).toFixed(d);
+  if (unit === 'bytes' || unit === 'bytes_per_sec') {
+    const names = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+    let k = 0;
+    while (top / 1024 ** k >= 1024 && k < names.length - 1) k++;
+    const base = 1024 ** k;
+    const d = decimals(step / base);
+    const suffix = unit === 'bytes_per_sec' ? '/s' : '';
+    return splits.map((v) => `${fixed(v / base, d)} ${names[k]}${suffix}`);
   }
-  if (unit === 'percent') return `${+v.toFixed(2)} %`;
-  return formatValue(v, unit).replace(/\.00 /, ' ');
+  if (unit === 'millis') {
+    const [scale, name] = top < 1 ? [0.001, 'µs'] : top >= 10_000 ? [1000, 's'] : [1, 'ms'];
+    const d = decimals(step / scale);
+    return splits.map((v) => `${fixed(v / scale, d)} ${name}`);
+  }
+  if (unit === 'percent') {
+    const d = decimals(step);
+    return splits.map((v) => `${fixed(v, d)} %`);
+  }
+  const [div, name] = top >= 1e9 ? [1e9, ' G'] : top >= 1e6 ? [1e6, ' M'] : top >= 1e4 ? [1e3, ' k'] : [1, ''];
+  const d = decimals(step / div);
+  const suffix = unit === 'per_sec' ? '/s' : '';
+  return splits.map((v) => `${fixed(v / div, d)}${name}${suffix}`);
+}
+
+/** Tick steps for byte axes: binary, so ticks fall on round KiB, MiB, GiB. */
+const BYTE_INCRS = [0, 1, 2, 3, 4, 5].flatMap((k) => [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((m) => m * 1024 ** k));
+
+/** Room for the longest y label. */
+function axisSize(u, values) {
+  if (!values) return 60;
+  return Math.max(48, Math.max(...values.map((v) => String(v).length)) * 7 + 20);
 }
 
 function showCursor(u, c, unit) {
@@ -1204,7 +1247,7 @@ function renderCompare() {
       h('thead', null, h('tr', null, ['Metric', 'Stat', 'Before', 'After', 'Difference', 'Change'].map((t, i) => h('th', { scope: 'col', class: i > 1 ? 'num' : null }, t)))),
       h('tbody', null, shown.map((f) => {
         const unit = f.stat === 'count' ? 'count' : f.stat === 'rate_per_s' ? 'per_sec' : f.unit;
-        return h('tr', { class: `verdict-${f.verdict}`, 'data-metric': f.metric, 'data-stat': f.stat, 'data-verdict': f.verdict },
+        return h('tr', { class: `verdict-${f.verdict}`, 'data-cmp-metric': f.metric, 'data-cmp-stat': f.stat, 'data-verdict': f.verdict },
           h('td', null, h('code', null, f.metric)), h('td', null, STAT_LABELS[f.stat] ?? f.stat),
           h('td', { class: 'num' }, fmt(f.before, unit)), h('td', { class: 'num' }, fmt(f.after, unit)),
           h('td', { class: 'num' }, typeof f.delta === 'number' ? `${f.delta > 0 ? '+' : ''}${fmt(f.delta, unit)}` : '-'),
@@ -1360,6 +1403,7 @@ async function visibleChartsDrawn() {
 /** Timings for the browser benchmark (tests/benches or BENCHMARKS.md). */
 window.perfoptViewer = {
   readyMs: null,
+  marks,
   /** Zooms to `[from, to]` ms and returns how long core's recomputation took, ms. */
   zoom(from, to) {
     setSpan({ from, to });

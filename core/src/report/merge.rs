@@ -13,7 +13,7 @@
 //!   `latency_p99_ms` takes the **maximum** (an upper bound of the fleet's p99: if no host
 //!   has more than 1 % of its requests above `x`, neither has the fleet).
 //! - **alerts and recommendations**: the first report's rules are replayed over the merged
-//!   series (the same [`evaluate`](super::evaluate) the viewer uses); every input must
+//!   series (the same [`evaluate`](super::evaluate()) the viewer uses); every input must
 //!   carry the same rules.
 //! - **components**: integer counters and sizes are summed; `hit_rate` is recomputed from the
 //!   summed `hits` and `lookups`; other fractional figures (windowed summaries, baselines)

@@ -290,7 +290,7 @@ pub fn lookup(name: &str) -> Option<&'static MetricDef> {
 /// Shows `value` in `unit` the way every perfopt front end does (terminal, viewer, tests):
 /// percentages with 2 decimals; durations in ms with 2 decimals, below 1 ms in µs and from
 /// 10 s on in seconds; byte sizes in binary units with 1 decimal; rates with 2 decimals;
-/// counts with 2 decimals, or none (with thousands separated) for whole numbers from 10,000.
+/// counts with 2 decimals, or none (thousands separated) for whole numbers.
 /// Non-finite values show as `-`.
 ///
 /// # Example
@@ -337,7 +337,8 @@ pub fn format_value(value: f64, unit: Unit) -> String {
                 format!("{value:.2} ms")
             }
         }
-        Unit::Count if value.abs() >= 10_000.0 && value.fract() == 0.0 && value.abs() < 1e18 => {
+        Unit::Count if value.abs() < 1e18 && (value as i64) as f64 == value => {
+            // Whole counts (samples, threads, entries) without decimals.
             group_thousands(value as i64)
         }
         Unit::Count => format!("{value:.2}"),
@@ -388,7 +389,8 @@ mod tests {
         assert_eq!(format_value(512.0, Unit::Bytes), "512 B");
         assert_eq!(format_value(2048.0, Unit::BytesPerSec), "2.0 KiB/s");
         assert_eq!(format_value(1.005, Unit::Millis), "1.00 ms");
-        assert_eq!(format_value(3.0, Unit::Count), "3.00");
+        assert_eq!(format_value(3.0, Unit::Count), "3");
+        assert_eq!(format_value(3.5, Unit::Count), "3.50");
         assert_eq!(format_value(f64::INFINITY, Unit::Percent), "-");
         assert_eq!(format_value(0.0, Unit::Millis), "0.00 ms");
         assert_eq!(format_value(0.001234, Unit::Millis), "1.23 µs");
@@ -402,6 +404,6 @@ mod tests {
             "24,904,069,120"
         );
         assert_eq!(format_value(-12_345.0, Unit::Count), "-12,345");
-        assert_eq!(format_value(9_999.0, Unit::Count), "9999.00");
+        assert_eq!(format_value(9_999.0, Unit::Count), "9,999");
     }
 }
