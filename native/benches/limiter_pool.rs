@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use perfopt::limiter::{Algorithm, GradientConfig, Limiter, LimiterConfig};
+use perfopt::limiter::{AimdConfig, Algorithm, GradientConfig, Limiter, LimiterConfig};
 use perfopt::pool::{Manager, Pool, PoolConfig};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -165,15 +165,15 @@ fn two_workers() -> Runtime {
         .expect("runtime")
 }
 
-/// Two tasks on two workers each run `iters / 2` operations; the time for all of them.
-fn contended<O: Op>(rt: &Runtime, op: &Arc<O>, iters: u64) -> Duration {
+/// `tasks` tasks on two workers each run `iters / tasks` operations; the time for all.
+fn contended<O: Op>(rt: &Runtime, op: &Arc<O>, iters: u64, tasks: u64) -> Duration {
     rt.block_on(async {
         let start = Instant::now();
-        let tasks: Vec<_> = (0..2)
+        let tasks: Vec<_> = (0..tasks)
             .map(|_| {
                 let op = Arc::clone(op);
                 tokio::spawn(async move {
-                    for _ in 0..iters.div_ceil(2) {
+                    for _ in 0..iters.div_ceil(tasks) {
                         op.once().await;
                     }
                 })
@@ -204,6 +204,13 @@ fn limiter(c: &mut Criterion) {
     )))
     .expect("valid")));
 
+    let mut aimd = AimdConfig::default();
+    aimd.initial_limit = PERMITS;
+    aimd.max_limit = PERMITS * 2;
+    let aimd = Arc::new(Lim(
+        Limiter::new(LimiterConfig::new(Algorithm::Aimd(aimd))).expect("valid")
+    ));
+
     let mut group = c.benchmark_group("limiter_acquire_release");
     group.bench_function("1task/tokio_semaphore", |b| {
         b.to_async(&one).iter(|| sem.once());
@@ -217,14 +224,23 @@ fn limiter(c: &mut Criterion) {
     group.bench_function("1task/perfopt_limiter_gradient", |b| {
         b.to_async(&one).iter(|| gradient.once());
     });
+    group.bench_function("1task/perfopt_limiter_aimd", |b| {
+        b.to_async(&one).iter(|| aimd.once());
+    });
     group.bench_function("1task/perfopt_limiter_run", |b| {
         b.to_async(&one).iter(|| run.once());
     });
     group.bench_function("2threads/tokio_semaphore", |b| {
-        b.iter_custom(|iters| contended(&two, &sem, iters));
+        b.iter_custom(|iters| contended(&two, &sem, iters, 2));
     });
     group.bench_function("2threads/perfopt_limiter", |b| {
-        b.iter_custom(|iters| contended(&two, &lim, iters));
+        b.iter_custom(|iters| contended(&two, &lim, iters, 2));
+    });
+    group.bench_function("2threads_64tasks/tokio_semaphore", |b| {
+        b.iter_custom(|iters| contended(&two, &sem, iters, 64));
+    });
+    group.bench_function("2threads_64tasks/perfopt_limiter", |b| {
+        b.iter_custom(|iters| contended(&two, &lim, iters, 64));
     });
     group.finish();
 }
@@ -259,13 +275,13 @@ fn pool(c: &mut Criterion) {
     group.bench_function("1task/bb8", |b| b.to_async(&one).iter(|| b8.once()));
     let (o, d, b8) = (ours(&two), deadpool(), bb8(&two));
     group.bench_function("2threads/perfopt", |b| {
-        b.iter_custom(|iters| contended(&two, &o, iters));
+        b.iter_custom(|iters| contended(&two, &o, iters, 2));
     });
     group.bench_function("2threads/deadpool", |b| {
-        b.iter_custom(|iters| contended(&two, &d, iters));
+        b.iter_custom(|iters| contended(&two, &d, iters, 2));
     });
     group.bench_function("2threads/bb8", |b| {
-        b.iter_custom(|iters| contended(&two, &b8, iters));
+        b.iter_custom(|iters| contended(&two, &b8, iters, 2));
     });
     group.finish();
 }
@@ -279,6 +295,8 @@ fn breakdown(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("breakdown");
     group.bench_function("clock_now", |b| b.iter(perfopt::clock::now));
+    group.bench_function("clock_fast_now", |b| b.iter(perfopt::clock::fast_now));
+    group.bench_function("std_instant_now", |b| b.iter(Instant::now));
     let mutex = std::sync::Mutex::new(0u64);
     group.bench_function("mutex_lock_unlock", |b| {
         b.iter(|| *mutex.lock().expect("lock") += 1);

@@ -31,6 +31,7 @@ pub mod alloc_count;
 pub mod cache;
 pub mod clock;
 pub mod demo;
+mod demo_summary;
 mod driver;
 pub mod html_report;
 pub mod http;
@@ -42,6 +43,7 @@ pub mod prometheus;
 pub mod report_file;
 pub mod sampler;
 pub mod show;
+pub mod status_line;
 pub mod viewer;
 pub mod workload;
 

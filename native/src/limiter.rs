@@ -691,6 +691,42 @@ impl Drop for OwnedPermit {
     }
 }
 
+/// Reports a [`Limiter`]'s statistics to a [`Monitor`](crate::monitor::Monitor) under
+/// `components.<name>`.
+///
+/// # Example
+/// ```no_run
+/// # fn f(monitor: &perfopt::monitor::MonitorHandle) {
+/// use std::sync::Arc;
+/// use perfopt::limiter::{Limiter, LimiterSource};
+///
+/// let limiter = Limiter::fixed(64).unwrap();
+/// monitor.add_component(Arc::new(LimiterSource::new("limiter", limiter.clone())));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct LimiterSource {
+    name: &'static str,
+    limiter: Limiter,
+}
+
+impl LimiterSource {
+    /// Reports `limiter` under `components.<name>`.
+    pub fn new(name: &'static str, limiter: Limiter) -> LimiterSource {
+        LimiterSource { name, limiter }
+    }
+}
+
+impl crate::monitor::ComponentSource for LimiterSource {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::to_value(self.limiter.stats()).unwrap_or_default()
+    }
+}
+
 /// A [`tower_layer::Layer`] that runs every request of the wrapped service through a
 /// [`Limiter`] (waiting up to `max_wait`; rejected requests fail with a [`AcquireError`]).
 ///

@@ -705,5 +705,40 @@ impl<M: Manager> Host for Shared<M> {
     }
 }
 
+/// Reports a [`Pool`]'s statistics to a [`Monitor`](crate::monitor::Monitor) under
+/// `components.<name>`.
+///
+/// # Example
+/// ```no_run
+/// # async fn f(monitor: &perfopt::monitor::MonitorHandle) {
+/// use std::sync::Arc;
+/// use perfopt::pool::{Pool, PoolConfig, PoolSource, TcpManager};
+///
+/// let pool = Pool::new(TcpManager::new("127.0.0.1:5432"), PoolConfig::new(8)).unwrap();
+/// monitor.add_component(Arc::new(PoolSource::new("pool", pool.clone())));
+/// # }
+/// ```
+pub struct PoolSource<M: Manager> {
+    name: &'static str,
+    pool: Pool<M>,
+}
+
+impl<M: Manager> PoolSource<M> {
+    /// Reports `pool` under `components.<name>`.
+    pub fn new(name: &'static str, pool: Pool<M>) -> PoolSource<M> {
+        PoolSource { name, pool }
+    }
+}
+
+impl<M: Manager> crate::monitor::ComponentSource for PoolSource<M> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::to_value(self.pool.stats()).unwrap_or_default()
+    }
+}
+
 /// A pool of reusable objects: see [`ObjectManager`].
 pub type ObjectPool<T> = Pool<ObjectManager<T>>;
