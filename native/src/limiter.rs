@@ -605,11 +605,24 @@ impl Timed for Shared {
 
 /// A held permit. Dropping it releases it with its outcome (by default
 /// [`Outcome::Success`]) and, under an adaptive algorithm, the latency since admission.
+///
+/// [`Limiter::acquire`] borrows the limiter; [`Limiter::acquire_owned`] gives an
+/// [`OwnedPermit`] (`Permit<'static>`), which can move into `tokio::spawn`.
 #[must_use = "the permit is released when dropped"]
 pub struct Permit<'a> {
-    shared: &'a Arc<Shared>,
-    id: PermitId,
+    shared: Home<'a>,
+    /// `None` once handed over to an owned permit.
+    id: Option<PermitId>,
     outcome: Outcome,
+}
+
+/// A permit that owns a handle to its limiter: `'static + Send`.
+pub type OwnedPermit = Permit<'static>;
+
+/// The permit's way back to its limiter.
+enum Home<'a> {
+    Borrowed(&'a Arc<Shared>),
+    Owned(Arc<Shared>),
 }
 
 impl fmt::Debug for Permit<'_> {
@@ -621,8 +634,8 @@ impl fmt::Debug for Permit<'_> {
 impl<'a> Permit<'a> {
     fn new(shared: &'a Arc<Shared>, id: PermitId) -> Permit<'a> {
         Permit {
-            shared,
-            id,
+            shared: Home::Borrowed(shared),
+            id: Some(id),
             outcome: Outcome::Success,
         }
     }
@@ -639,55 +652,30 @@ impl<'a> Permit<'a> {
     }
 
     /// The same permit, owning a handle to its limiter (`'static + Send`).
-    pub fn into_owned(self) -> OwnedPermit {
-        let owned = OwnedPermit {
-            shared: Arc::clone(self.shared),
-            id: self.id,
+    pub fn into_owned(mut self) -> OwnedPermit {
+        // Handed over, not released: `self` keeps no id, so its drop does nothing.
+        Permit {
+            shared: Home::Owned(Arc::clone(self.shared.get())),
+            id: self.id.take(),
             outcome: self.outcome,
-        };
-        // Handed over, not released: the fields are plain references and ids.
-        std::mem::forget(self);
-        owned
+        }
+    }
+}
+
+impl Home<'_> {
+    fn get(&self) -> &Arc<Shared> {
+        match self {
+            Home::Borrowed(s) => s,
+            Home::Owned(s) => s,
+        }
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.shared.release(self.id, self.outcome);
-    }
-}
-
-/// A held permit that owns a handle to its limiter ([`Limiter::acquire_owned`]); it can
-/// move into `tokio::spawn`. Dropping it releases it as [`Permit`] does.
-#[must_use = "the permit is released when dropped"]
-pub struct OwnedPermit {
-    shared: Arc<Shared>,
-    id: PermitId,
-    outcome: Outcome,
-}
-
-impl fmt::Debug for OwnedPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit").field("id", &self.id).finish()
-    }
-}
-
-impl OwnedPermit {
-    /// Sets the outcome reported when the permit is dropped.
-    pub fn set_outcome(&mut self, outcome: Outcome) {
-        self.outcome = outcome;
-    }
-
-    /// Releases the permit now with `outcome`.
-    pub fn release(mut self, outcome: Outcome) {
-        self.outcome = outcome;
-        drop(self);
-    }
-}
-
-impl Drop for OwnedPermit {
-    fn drop(&mut self) {
-        self.shared.release(self.id, self.outcome);
+        if let Some(id) = self.id.take() {
+            self.shared.get().release(id, self.outcome);
+        }
     }
 }
 
