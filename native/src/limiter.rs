@@ -791,3 +791,116 @@ where
         })
     }
 }
+
+impl axum::response::IntoResponse for AcquireError {
+    /// `503 Service Unavailable` with `Retry-After: 1` when the limiter shed the request
+    /// (queue full, nothing free), `504 Gateway Timeout` when its wait or overall deadline
+    /// passed, `500` for a misconfigured limiter; the body is the error's message.
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{StatusCode, header};
+        let message = self.to_string();
+        if self.is_rejection() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                message,
+            )
+                .into_response();
+        }
+        let status = if self.is_timeout() {
+            StatusCode::GATEWAY_TIMEOUT
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        (status, message).into_response()
+    }
+}
+
+/// A [`tower_layer::Layer`] for HTTP services that never fail (an axum `Router`, a handler):
+/// like [`LimiterLayer`], but a request the limiter refuses is answered with the
+/// [`AcquireError`]'s response (503 with `Retry-After`, or 504) instead of an error, so
+/// `Router::layer(HttpLimiterLayer::new(limiter))` needs no `HandleErrorLayer`.
+///
+/// # Example
+/// ```
+/// use axum::{Router, routing::get};
+/// use perfopt::limiter::{HttpLimiterLayer, Limiter};
+///
+/// let limiter = Limiter::fixed(64).unwrap();
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(HttpLimiterLayer::new(limiter));
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpLimiterLayer {
+    limiter: Limiter,
+}
+
+impl HttpLimiterLayer {
+    /// A layer sharing `limiter` among every service it wraps.
+    pub fn new(limiter: Limiter) -> HttpLimiterLayer {
+        HttpLimiterLayer { limiter }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for HttpLimiterLayer {
+    type Service = HttpLimiterService<S>;
+
+    fn layer(&self, inner: S) -> HttpLimiterService<S> {
+        HttpLimiterService {
+            inner,
+            limiter: self.limiter.clone(),
+        }
+    }
+}
+
+/// The service made by [`HttpLimiterLayer`].
+#[derive(Clone, Debug)]
+pub struct HttpLimiterService<S> {
+    inner: S,
+    limiter: Limiter,
+}
+
+impl<S, R> tower_service::Service<R> for HttpLimiterService<S>
+where
+    S: tower_service::Service<R, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: axum::response::IntoResponse,
+    R: Send + 'static,
+{
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = Pin<
+        Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), std::convert::Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        use axum::response::IntoResponse;
+        // The ready service goes with this request; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let limiter = self.limiter.clone();
+        Box::pin(async move {
+            let mut permit = match limiter.acquire().await {
+                Ok(permit) => permit,
+                Err(e) => return Ok(e.into_response()),
+            };
+            permit.set_outcome(Outcome::Dropped);
+            let response = match inner.call(request).await {
+                Ok(response) => response.into_response(),
+                Err(never) => match never {},
+            };
+            // A server error is a congestion signal; anything else a success.
+            permit.release(if response.status().is_server_error() {
+                Outcome::Dropped
+            } else {
+                Outcome::Success
+            });
+            Ok(response)
+        })
+    }
+}
