@@ -18,8 +18,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use perfopt::limiter::{Algorithm, GradientConfig, Limiter, LimiterConfig};
+use criterion::{Criterion, criterion_group};
+use perfopt::limiter::{AimdConfig, Algorithm, GradientConfig, Limiter, LimiterConfig};
 use perfopt::pool::{Manager, Pool, PoolConfig};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -165,15 +165,15 @@ fn two_workers() -> Runtime {
         .expect("runtime")
 }
 
-/// Two tasks on two workers each run `iters / 2` operations; the time for all of them.
-fn contended<O: Op>(rt: &Runtime, op: &Arc<O>, iters: u64) -> Duration {
+/// `tasks` tasks on two workers each run `iters / tasks` operations; the time for all.
+fn contended<O: Op>(rt: &Runtime, op: &Arc<O>, iters: u64, tasks: u64) -> Duration {
     rt.block_on(async {
         let start = Instant::now();
-        let tasks: Vec<_> = (0..2)
+        let tasks: Vec<_> = (0..tasks)
             .map(|_| {
                 let op = Arc::clone(op);
                 tokio::spawn(async move {
-                    for _ in 0..iters.div_ceil(2) {
+                    for _ in 0..iters.div_ceil(tasks) {
                         op.once().await;
                     }
                 })
@@ -204,6 +204,13 @@ fn limiter(c: &mut Criterion) {
     )))
     .expect("valid")));
 
+    let mut aimd = AimdConfig::default();
+    aimd.initial_limit = PERMITS;
+    aimd.max_limit = PERMITS * 2;
+    let aimd = Arc::new(Lim(
+        Limiter::new(LimiterConfig::new(Algorithm::Aimd(aimd))).expect("valid")
+    ));
+
     let mut group = c.benchmark_group("limiter_acquire_release");
     group.bench_function("1task/tokio_semaphore", |b| {
         b.to_async(&one).iter(|| sem.once());
@@ -217,14 +224,23 @@ fn limiter(c: &mut Criterion) {
     group.bench_function("1task/perfopt_limiter_gradient", |b| {
         b.to_async(&one).iter(|| gradient.once());
     });
+    group.bench_function("1task/perfopt_limiter_aimd", |b| {
+        b.to_async(&one).iter(|| aimd.once());
+    });
     group.bench_function("1task/perfopt_limiter_run", |b| {
         b.to_async(&one).iter(|| run.once());
     });
     group.bench_function("2threads/tokio_semaphore", |b| {
-        b.iter_custom(|iters| contended(&two, &sem, iters));
+        b.iter_custom(|iters| contended(&two, &sem, iters, 2));
     });
     group.bench_function("2threads/perfopt_limiter", |b| {
-        b.iter_custom(|iters| contended(&two, &lim, iters));
+        b.iter_custom(|iters| contended(&two, &lim, iters, 2));
+    });
+    group.bench_function("2threads_64tasks/tokio_semaphore", |b| {
+        b.iter_custom(|iters| contended(&two, &sem, iters, 64));
+    });
+    group.bench_function("2threads_64tasks/perfopt_limiter", |b| {
+        b.iter_custom(|iters| contended(&two, &lim, iters, 64));
     });
     group.finish();
 }
@@ -259,13 +275,13 @@ fn pool(c: &mut Criterion) {
     group.bench_function("1task/bb8", |b| b.to_async(&one).iter(|| b8.once()));
     let (o, d, b8) = (ours(&two), deadpool(), bb8(&two));
     group.bench_function("2threads/perfopt", |b| {
-        b.iter_custom(|iters| contended(&two, &o, iters));
+        b.iter_custom(|iters| contended(&two, &o, iters, 2));
     });
     group.bench_function("2threads/deadpool", |b| {
-        b.iter_custom(|iters| contended(&two, &d, iters));
+        b.iter_custom(|iters| contended(&two, &d, iters, 2));
     });
     group.bench_function("2threads/bb8", |b| {
-        b.iter_custom(|iters| contended(&two, &b8, iters));
+        b.iter_custom(|iters| contended(&two, &b8, iters, 2));
     });
     group.finish();
 }
@@ -279,6 +295,8 @@ fn breakdown(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("breakdown");
     group.bench_function("clock_now", |b| b.iter(perfopt::clock::now));
+    group.bench_function("clock_fast_now", |b| b.iter(perfopt::clock::fast_now));
+    group.bench_function("std_instant_now", |b| b.iter(Instant::now));
     let mutex = std::sync::Mutex::new(0u64);
     group.bench_function("mutex_lock_unlock", |b| {
         b.iter(|| *mutex.lock().expect("lock") += 1);
@@ -329,4 +347,101 @@ fn breakdown(c: &mut Criterion) {
 }
 
 criterion_group!(benches, limiter, pool, breakdown);
-criterion_main!(benches);
+
+/// Interleaved rounds (`LIMITER_POOL_ROUNDS=7 cargo bench -p perfopt --bench limiter_pool`):
+/// every contender runs `OPS` operations per round, contenders alternate within each round,
+/// and each keeps its best round — drift in the machine's load hits all of them alike.
+fn rounds(n: usize) {
+    const OPS: u64 = 200_000;
+    let one = single_thread();
+    let two = two_workers();
+    let fixed = || Limiter::new(LimiterConfig::new(Algorithm::Fixed(PERMITS))).expect("valid");
+    let mut gradient = GradientConfig::default();
+    gradient.initial_limit = PERMITS;
+    let mut aimd = AimdConfig::default();
+    aimd.initial_limit = PERMITS;
+    aimd.max_limit = PERMITS * 2;
+    let adaptive = |a| Arc::new(Lim(Limiter::new(LimiterConfig::new(a)).expect("valid")));
+    let sem = Arc::new(Sem(Semaphore::new(PERMITS as usize)));
+    let lim = Arc::new(Lim(fixed()));
+    let grad = adaptive(Algorithm::Gradient(gradient));
+    let aimd = adaptive(Algorithm::Aimd(aimd));
+    let pool_on = |rt: &Runtime| {
+        Arc::new(Ours(rt.block_on(async {
+            Pool::new(Trivial, PoolConfig::new(POOL_SIZE)).expect("valid")
+        })))
+    };
+    let dp = || {
+        Arc::new(Dp(deadpool::managed::Pool::builder(DpManager)
+            .max_size(POOL_SIZE)
+            .build()
+            .expect("valid")))
+    };
+    let (ours1, dp1, ours2, dp2) = (pool_on(&one), dp(), pool_on(&two), dp());
+    let single = |op: &dyn Fn() -> Duration| op().as_nanos() as f64 / OPS as f64;
+    macro_rules! one_task {
+        ($op:expr) => {
+            &|| {
+                one.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..OPS {
+                        $op.once().await;
+                    }
+                    start.elapsed()
+                })
+            }
+        };
+    }
+    let names = [
+        "1task/semaphore",
+        "1task/limiter_fixed",
+        "1task/limiter_aimd",
+        "1task/limiter_gradient",
+        "2threads_64tasks/semaphore",
+        "2threads_64tasks/limiter_fixed",
+        "1task/pool_perfopt",
+        "1task/pool_deadpool",
+        "2threads/pool_perfopt",
+        "2threads/pool_deadpool",
+    ];
+    let mut best = [f64::INFINITY; 10];
+    for _ in 0..n {
+        let times = [
+            single(one_task!(sem)),
+            single(one_task!(lim)),
+            single(one_task!(aimd)),
+            single(one_task!(grad)),
+            single(&|| contended(&two, &sem, OPS, 64)),
+            single(&|| contended(&two, &lim, OPS, 64)),
+            single(one_task!(ours1)),
+            single(one_task!(dp1)),
+            single(&|| contended(&two, &ours2, OPS, 2)),
+            single(&|| contended(&two, &dp2, OPS, 2)),
+        ];
+        for (b, t) in best.iter_mut().zip(times) {
+            *b = b.min(t);
+        }
+    }
+    println!("best of {n} interleaved rounds of {OPS} operations (ns/op, ratio to its peer):");
+    let peer = [0, 0, 0, 0, 4, 4, 7, 7, 9, 9];
+    for i in 0..names.len() {
+        println!(
+            "  {:<32} {:>8.1} ns  {:>5.2}x",
+            names[i],
+            best[i],
+            best[i] / best[peer[i]]
+        );
+    }
+}
+
+fn main() {
+    if let Some(n) = std::env::var("LIMITER_POOL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        rounds(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

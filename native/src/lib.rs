@@ -32,6 +32,7 @@ pub mod cache;
 pub mod clock;
 #[cfg(feature = "cli")]
 pub mod demo;
+mod demo_summary;
 mod driver;
 #[cfg(feature = "server")]
 pub mod events;
@@ -41,8 +42,6 @@ pub mod html_report;
 #[cfg(feature = "server")]
 pub mod http;
 pub mod limiter;
-#[cfg(feature = "server")]
-pub mod limiter_http;
 pub mod monitor;
 pub mod pool;
 pub mod profile;
@@ -50,6 +49,7 @@ pub mod prometheus;
 pub mod report_file;
 pub mod sampler;
 pub mod show;
+pub mod status_line;
 pub mod viewer;
 pub mod workload;
 

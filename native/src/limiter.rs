@@ -605,11 +605,24 @@ impl Timed for Shared {
 
 /// A held permit. Dropping it releases it with its outcome (by default
 /// [`Outcome::Success`]) and, under an adaptive algorithm, the latency since admission.
+///
+/// [`Limiter::acquire`] borrows the limiter; [`Limiter::acquire_owned`] gives an
+/// [`OwnedPermit`] (`Permit<'static>`), which can move into `tokio::spawn`.
 #[must_use = "the permit is released when dropped"]
 pub struct Permit<'a> {
-    shared: &'a Arc<Shared>,
-    id: PermitId,
+    shared: Home<'a>,
+    /// `None` once handed over to an owned permit.
+    id: Option<PermitId>,
     outcome: Outcome,
+}
+
+/// A permit that owns a handle to its limiter: `'static + Send`.
+pub type OwnedPermit = Permit<'static>;
+
+/// The permit's way back to its limiter.
+enum Home<'a> {
+    Borrowed(&'a Arc<Shared>),
+    Owned(Arc<Shared>),
 }
 
 impl fmt::Debug for Permit<'_> {
@@ -621,8 +634,8 @@ impl fmt::Debug for Permit<'_> {
 impl<'a> Permit<'a> {
     fn new(shared: &'a Arc<Shared>, id: PermitId) -> Permit<'a> {
         Permit {
-            shared,
-            id,
+            shared: Home::Borrowed(shared),
+            id: Some(id),
             outcome: Outcome::Success,
         }
     }
@@ -639,55 +652,66 @@ impl<'a> Permit<'a> {
     }
 
     /// The same permit, owning a handle to its limiter (`'static + Send`).
-    pub fn into_owned(self) -> OwnedPermit {
-        let owned = OwnedPermit {
-            shared: Arc::clone(self.shared),
-            id: self.id,
+    pub fn into_owned(mut self) -> OwnedPermit {
+        // Handed over, not released: `self` keeps no id, so its drop does nothing.
+        Permit {
+            shared: Home::Owned(Arc::clone(self.shared.get())),
+            id: self.id.take(),
             outcome: self.outcome,
-        };
-        // Handed over, not released: the fields are plain references and ids.
-        std::mem::forget(self);
-        owned
+        }
+    }
+}
+
+impl Home<'_> {
+    fn get(&self) -> &Arc<Shared> {
+        match self {
+            Home::Borrowed(s) => s,
+            Home::Owned(s) => s,
+        }
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.shared.release(self.id, self.outcome);
+        if let Some(id) = self.id.take() {
+            self.shared.get().release(id, self.outcome);
+        }
     }
 }
 
-/// A held permit that owns a handle to its limiter ([`Limiter::acquire_owned`]); it can
-/// move into `tokio::spawn`. Dropping it releases it as [`Permit`] does.
-#[must_use = "the permit is released when dropped"]
-pub struct OwnedPermit {
-    shared: Arc<Shared>,
-    id: PermitId,
-    outcome: Outcome,
+/// Reports a [`Limiter`]'s statistics to a [`Monitor`](crate::monitor::Monitor) under
+/// `components.<name>`.
+///
+/// # Example
+/// ```no_run
+/// # fn f(monitor: &perfopt::monitor::MonitorHandle) {
+/// use std::sync::Arc;
+/// use perfopt::limiter::{Limiter, LimiterSource};
+///
+/// let limiter = Limiter::fixed(64).unwrap();
+/// monitor.add_component(Arc::new(LimiterSource::new("limiter", limiter.clone())));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct LimiterSource {
+    name: &'static str,
+    limiter: Limiter,
 }
 
-impl fmt::Debug for OwnedPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit").field("id", &self.id).finish()
+impl LimiterSource {
+    /// Reports `limiter` under `components.<name>`.
+    pub fn new(name: &'static str, limiter: Limiter) -> LimiterSource {
+        LimiterSource { name, limiter }
     }
 }
 
-impl OwnedPermit {
-    /// Sets the outcome reported when the permit is dropped.
-    pub fn set_outcome(&mut self, outcome: Outcome) {
-        self.outcome = outcome;
+impl crate::monitor::ComponentSource for LimiterSource {
+    fn name(&self) -> &'static str {
+        self.name
     }
 
-    /// Releases the permit now with `outcome`.
-    pub fn release(mut self, outcome: Outcome) {
-        self.outcome = outcome;
-        drop(self);
-    }
-}
-
-impl Drop for OwnedPermit {
-    fn drop(&mut self) {
-        self.shared.release(self.id, self.outcome);
+    fn stats(&self) -> serde_json::Value {
+        serde_json::to_value(self.limiter.stats()).unwrap_or_default()
     }
 }
 
@@ -767,3 +791,131 @@ where
         })
     }
 }
+
+/// The limiter in front of axum / hyper services (feature `server`).
+#[cfg(feature = "server")]
+mod http_layer {
+    use super::*;
+
+    impl axum::response::IntoResponse for AcquireError {
+        /// `503 Service Unavailable` with `Retry-After: 1` when the limiter shed the request
+        /// (queue full, nothing free), `504 Gateway Timeout` when its wait or overall deadline
+        /// passed, `500` for a misconfigured limiter; the body is the error's message.
+        fn into_response(self) -> axum::response::Response {
+            use axum::http::{StatusCode, header};
+            let message = self.to_string();
+            if self.is_rejection() {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "1")],
+                    message,
+                )
+                    .into_response();
+            }
+            let status = if self.is_timeout() {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            (status, message).into_response()
+        }
+    }
+
+    /// A [`tower_layer::Layer`] for HTTP services that never fail (an axum `Router`, a handler):
+    /// like [`LimiterLayer`], but a request the limiter refuses is answered with the
+    /// [`AcquireError`]'s response (503 with `Retry-After`, or 504) instead of an error, so
+    /// `Router::layer(HttpLimiterLayer::new(limiter))` needs no `HandleErrorLayer`.
+    ///
+    /// # Example
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use perfopt::limiter::{HttpLimiterLayer, Limiter};
+    ///
+    /// let limiter = Limiter::fixed(64).unwrap();
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hello" }))
+    ///     .layer(HttpLimiterLayer::new(limiter));
+    /// ```
+    #[derive(Clone, Debug)]
+    pub struct HttpLimiterLayer {
+        limiter: Limiter,
+    }
+
+    impl HttpLimiterLayer {
+        /// A layer sharing `limiter` among every service it wraps.
+        pub fn new(limiter: Limiter) -> HttpLimiterLayer {
+            HttpLimiterLayer { limiter }
+        }
+    }
+
+    impl<S> tower_layer::Layer<S> for HttpLimiterLayer {
+        type Service = HttpLimiterService<S>;
+
+        fn layer(&self, inner: S) -> HttpLimiterService<S> {
+            HttpLimiterService {
+                inner,
+                limiter: self.limiter.clone(),
+            }
+        }
+    }
+
+    /// The service made by [`HttpLimiterLayer`].
+    #[derive(Clone, Debug)]
+    pub struct HttpLimiterService<S> {
+        inner: S,
+        limiter: Limiter,
+    }
+
+    impl<S, R> tower_service::Service<R> for HttpLimiterService<S>
+    where
+        S: tower_service::Service<R, Error = std::convert::Infallible> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Response: axum::response::IntoResponse,
+        R: Send + 'static,
+    {
+        type Response = axum::response::Response;
+        type Error = std::convert::Infallible;
+        type Future = Pin<
+            Box<
+                dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>>
+                    + Send,
+            >,
+        >;
+
+        fn poll_ready(
+            &mut self,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), std::convert::Infallible>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, request: R) -> Self::Future {
+            use axum::response::IntoResponse;
+            // The ready service goes with this request; a fresh clone waits for the next.
+            let clone = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, clone);
+            let limiter = self.limiter.clone();
+            Box::pin(async move {
+                let mut permit = match limiter.acquire().await {
+                    Ok(permit) => permit,
+                    Err(e) => return Ok(e.into_response()),
+                };
+                permit.set_outcome(Outcome::Dropped);
+                let response = match inner.call(request).await {
+                    Ok(response) => response.into_response(),
+                    Err(never) => match never {},
+                };
+                // A server error is a congestion signal; anything else a success.
+                permit.release(if response.status().is_server_error() {
+                    Outcome::Dropped
+                } else {
+                    Outcome::Success
+                });
+                Ok(response)
+            })
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+pub use http_layer::{HttpLimiterLayer, HttpLimiterService};

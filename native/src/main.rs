@@ -1,6 +1,6 @@
 //! The `perfopt` command line.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -638,23 +638,16 @@ fn check_out_dir(path: &std::path::Path) -> Result<(), Failure> {
 }
 
 async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEvent>) {
-    let tty = std::io::stderr().is_terminal();
+    let status = perfopt::status_line::StatusLine::new();
     while let Some(ev) = events.recv().await {
         match ev {
             MonitorEvent::Sample { elapsed, values } => {
-                let line = status_line(elapsed, &values);
-                if tty {
-                    eprint!("\r\x1b[K{line}");
-                } else {
-                    eprintln!("{line}");
-                }
+                status.show(&status_line(elapsed, &values));
             }
             MonitorEvent::Alert(a, rec) => {
                 let state = serde_json::to_value(a.state).ok();
                 let state = state.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-                if tty {
-                    eprint!("\r\x1b[K");
-                }
+                status.clear();
                 match rec {
                     Some(r) => {
                         let unit = metrics::lookup(&r.evidence.metric)
@@ -682,9 +675,7 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
                 eprintln!("perfopt: warning: {error}");
             }
             MonitorEvent::TargetExited(code) => {
-                if tty {
-                    eprint!("\r\x1b[K");
-                }
+                status.clear();
                 match code {
                     Some(c) => eprintln!("perfopt: target exited with code {c}"),
                     None => eprintln!("perfopt: target exited"),
@@ -693,9 +684,7 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
             _ => {}
         }
     }
-    if tty {
-        eprintln!();
-    }
+    status.finish();
 }
 
 fn status_line(elapsed: Duration, values: &[(&str, f64)]) -> String {

@@ -294,3 +294,37 @@ async fn tower_layer_limits_a_service() {
     assert_eq!(limiter.stats().succeeded, 2);
     assert_eq!(limiter.in_flight(), 0);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn axum_router_takes_the_http_layer_and_sheds_with_503() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use perfopt::limiter::HttpLimiterLayer;
+    use tower_service::Service;
+
+    let config = LimiterConfig::new(Algorithm::Fixed(1)).with_max_waiters(0);
+    let limiter = Limiter::new(config).expect("valid");
+    let mut app: axum::Router = axum::Router::new()
+        .route("/", get(|| async { "hello" }))
+        .layer(HttpLimiterLayer::new(limiter.clone()));
+    let request = || Request::get("/").body(Body::empty()).expect("request");
+    let ok = app.call(request()).await.expect("infallible");
+    assert_eq!(ok.status(), StatusCode::OK);
+    // With the only permit held and no queue, the request is shed: 503 + Retry-After.
+    let held = limiter.acquire().await.expect("free");
+    let shed = app.call(request()).await.expect("infallible");
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()[header::RETRY_AFTER], "1");
+    drop(held);
+    // A wait that times out is a 504.
+    let waits =
+        LimiterConfig::new(Algorithm::Fixed(1)).with_max_wait(Some(Duration::from_millis(5)));
+    let limiter = Limiter::new(waits).expect("valid");
+    let mut app: axum::Router = axum::Router::new()
+        .route("/", get(|| async { "hello" }))
+        .layer(HttpLimiterLayer::new(limiter.clone()));
+    let _held = limiter.acquire().await.expect("free");
+    let late = app.call(request()).await.expect("infallible");
+    assert_eq!(late.status(), StatusCode::GATEWAY_TIMEOUT);
+}

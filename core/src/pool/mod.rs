@@ -129,6 +129,8 @@ pub struct Pool {
     /// recomputed exactly by `handle_timeout`, only lowered in between.
     slot_timer: Option<Instant>,
     jitter: Jitter,
+    /// Closed by [`Pool::close`]: nothing is handed out or created any more.
+    closed: bool,
     counters: Counters,
     wait: Window,
     held: Window,
@@ -161,6 +163,7 @@ impl Pool {
             next_create_at: Instant::ZERO,
             last_failure: None,
             slot_timer: None,
+            closed: false,
             counters: Counters::default(),
             held: wait.clone(),
             wait,
@@ -177,6 +180,10 @@ impl Pool {
     /// has passed ([`Rejection::WouldWait`]) or the queue is full ([`Rejection::QueueFull`]).
     pub fn get(&mut self, now: Instant, deadline: Instant) -> Get {
         let now = self.observe(now);
+        if self.closed {
+            self.counters.rejected += 1;
+            return Get::Rejected(Rejection::Closed);
+        }
         if self.waiters.queued() == 0 {
             while let Some(&top) = self.idle.last() {
                 let Some(&Slot {
@@ -188,7 +195,7 @@ impl Pool {
                     unreachable!("the idle list holds idle slots only");
                 };
                 if now >= expires_at {
-                    self.close(top, CloseCause::Expired);
+                    self.close_slot(top, CloseCause::Expired);
                     continue;
                 }
                 if self.needs_check(since, now) {
@@ -234,8 +241,8 @@ impl Pool {
             self.waiters.remove_granted(w);
         }
         match health {
-            Health::Broken => self.close(slot.0, CloseCause::Broken),
-            Health::Healthy if now >= expires_at => self.close(slot.0, CloseCause::Expired),
+            Health::Broken => self.close_slot(slot.0, CloseCause::Broken),
+            Health::Healthy if now >= expires_at => self.close_slot(slot.0, CloseCause::Expired),
             Health::Healthy => {
                 self.leave_state(slot.0);
                 self.make_idle(now, slot.0);
@@ -346,7 +353,7 @@ impl Pool {
             }
             Health::Broken => {
                 self.counters.check_failures += 1;
-                self.close(slot.0, CloseCause::Broken);
+                self.close_slot(slot.0, CloseCause::Broken);
             }
         }
         self.dispatch(now);
@@ -368,7 +375,7 @@ impl Pool {
             .filter(|&k| self.slots.get(k).is_some_and(|s| now >= s.expires_at))
             .collect();
         for key in expired {
-            self.close(key, CloseCause::Expired);
+            self.close_slot(key, CloseCause::Expired);
         }
         if let Some(timeout) = self.config.idle_timeout {
             while self.idle.len() > self.config.min_idle {
@@ -378,7 +385,7 @@ impl Pool {
                         state: State::Idle { since },
                         ..
                     }) if since.saturating_add(timeout) <= now => {
-                        self.close(oldest, CloseCause::Idle);
+                        self.close_slot(oldest, CloseCause::Idle);
                     }
                     _ => break,
                 }
@@ -455,6 +462,32 @@ impl Pool {
         self.waiters.queued()
     }
 
+    /// Closes the pool: every queued waiter leaves refused ([`PoolAction::Rejected`] with
+    /// [`Rejection::Closed`]), idle connections close ([`CloseCause::Shutdown`]), later gets
+    /// are refused, and connections in use, being created or checked close when they come
+    /// back. Closing twice is harmless.
+    pub fn close(&mut self, now: Instant) {
+        let now = self.observe(now);
+        self.closed = true;
+        let (counters, actions) = (&mut self.counters, &mut self.actions);
+        self.waiters.drain(|waiter| {
+            counters.rejected += 1;
+            actions.push_back(PoolAction::Rejected {
+                waiter,
+                rejection: Rejection::Closed,
+            });
+        });
+        while let Some(&key) = self.idle.last() {
+            self.close_slot(key, CloseCause::Shutdown);
+        }
+        self.dispatch(now);
+    }
+
+    /// Whether [`close`](Pool::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Statistics as of `now`.
     pub fn stats(&self, now: Instant) -> PoolStats {
         let now = now.max(self.now);
@@ -482,6 +515,7 @@ impl Pool {
             closed_broken: c.closed_broken,
             closed_expired: c.closed_expired,
             closed_idle: c.closed_idle,
+            closed_shutdown: c.closed_shutdown,
             leaks: c.leaks,
             wait_ms: self.wait.summary(now, 1e6),
             held_ms: self.held.summary(now, 1e6),
@@ -526,13 +560,14 @@ impl Pool {
     }
 
     /// Closes a created slot for `cause` and tells the host.
-    fn close(&mut self, key: u64, cause: CloseCause) {
+    fn close_slot(&mut self, key: u64, cause: CloseCause) {
         self.leave_state(key);
         self.slots.remove(key);
         match cause {
             CloseCause::Broken => self.counters.closed_broken += 1,
             CloseCause::Expired => self.counters.closed_expired += 1,
             CloseCause::Idle => self.counters.closed_idle += 1,
+            CloseCause::Shutdown => self.counters.closed_shutdown += 1,
         }
         self.actions.push_back(PoolAction::Close {
             slot: SlotId(key),
@@ -542,6 +577,16 @@ impl Pool {
 
     /// Puts a slot (whose previous state was left) on top of the idle list.
     fn make_idle(&mut self, now: Instant, key: u64) {
+        if self.closed {
+            // Its previous state was left already: forget the slot and close it.
+            self.slots.remove(key);
+            self.counters.closed_shutdown += 1;
+            self.actions.push_back(PoolAction::Close {
+                slot: SlotId(key),
+                cause: CloseCause::Shutdown,
+            });
+            return;
+        }
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
@@ -607,7 +652,7 @@ impl Pool {
                 unreachable!("the idle list holds idle slots only");
             };
             if now >= expires_at {
-                self.close(top, CloseCause::Expired);
+                self.close_slot(top, CloseCause::Expired);
                 continue;
             }
             if self.needs_check(since, now) {
@@ -658,6 +703,9 @@ impl Pool {
     }
 
     fn wants_creation(&self) -> bool {
+        if self.closed {
+            return false;
+        }
         let c = &self.config;
         if self.creating >= c.max_concurrent_creates || self.slots.len() >= c.max_size {
             return false;

@@ -55,6 +55,8 @@ pub struct PoolStats {
     pub closed_expired: u64,
     /// Connections closed after idling beyond `min_idle`.
     pub closed_idle: u64,
+    /// Connections closed because the pool was closed.
+    pub closed_shutdown: u64,
     /// Checkouts held longer than the leak threshold.
     pub leaks: u64,
     /// How long waited gets waited, in milliseconds, over the window.
@@ -80,5 +82,6 @@ pub(super) struct Counters {
     pub(super) closed_broken: u64,
     pub(super) closed_expired: u64,
     pub(super) closed_idle: u64,
+    pub(super) closed_shutdown: u64,
     pub(super) leaks: u64,
 }

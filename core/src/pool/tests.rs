@@ -438,3 +438,60 @@ fn stats_serialize_for_the_report() {
     assert_eq!(v["gets_direct"], 1);
     assert_eq!(v["held_ms"]["count"], 1);
 }
+
+#[test]
+fn close_refuses_waiters_and_closes_what_comes_back() {
+    let mut config = PoolConfig::new(2);
+    config.check_after_idle = None;
+    let mut p = Pool::new(config, ms(0)).unwrap();
+    let Get::Queued(first) = p.get(ms(0), ms(1000)) else {
+        panic!("nothing idle yet")
+    };
+    let Some(PoolAction::Create(a)) = p.poll_action() else {
+        panic!("a creation")
+    };
+    p.handle_created(ms(1), a).unwrap();
+    assert_eq!(
+        p.poll_action(),
+        Some(PoolAction::Grant {
+            waiter: first,
+            slot: a
+        })
+    );
+    let Get::Queued(second) = p.get(ms(2), ms(1000)) else {
+        panic!("the only connection is in use")
+    };
+    let Some(PoolAction::Create(b)) = p.poll_action() else {
+        panic!("a second creation")
+    };
+    p.close(ms(3));
+    p.validate();
+    assert_eq!(
+        p.poll_action(),
+        Some(PoolAction::Rejected {
+            waiter: second,
+            rejection: Rejection::Closed
+        })
+    );
+    assert_eq!(p.get(ms(4), ms(1000)), Get::Rejected(Rejection::Closed));
+    // A creation that completes and a connection that comes back are closed.
+    p.handle_created(ms(5), b).unwrap();
+    p.release(ms(6), a, Health::Healthy).unwrap();
+    let closes: Vec<_> = core::iter::from_fn(|| p.poll_action()).collect();
+    assert_eq!(
+        closes,
+        [
+            PoolAction::Close {
+                slot: b,
+                cause: CloseCause::Shutdown
+            },
+            PoolAction::Close {
+                slot: a,
+                cause: CloseCause::Shutdown
+            }
+        ]
+    );
+    assert_eq!((p.size(), p.idle(), p.in_use()), (0, 0, 0));
+    assert_eq!(p.stats(ms(6)).closed_shutdown, 2);
+    p.validate();
+}

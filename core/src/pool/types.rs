@@ -38,6 +38,9 @@ pub enum CloseCause {
     Expired,
     /// Idle longer than the idle timeout while more than `min_idle` were idle.
     Idle,
+    /// The pool was closed ([`Pool::close`]): idle at that moment, or returned, created or
+    /// checked after it.
+    Shutdown,
 }
 
 /// How a creation failed, which decides what happens to the waiters.
@@ -107,6 +110,13 @@ pub enum PoolAction {
         waiter: WaiterId,
         /// The failure.
         failure: CreateFailure,
+    },
+    /// The waiter left the queue refused ([`Rejection::Closed`]: the pool was closed).
+    Rejected {
+        /// Who waited.
+        waiter: WaiterId,
+        /// Why.
+        rejection: Rejection,
     },
     /// The slot has been held longer than the leak threshold (reported once per checkout).
     LeakSuspected {

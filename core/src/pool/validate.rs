@@ -93,7 +93,14 @@ impl Pool {
             "a needed creation was not started"
         );
         let k = &self.counters;
-        let closed = k.closed_broken + k.closed_expired + k.closed_idle;
+        let closed = k.closed_broken + k.closed_expired + k.closed_idle + k.closed_shutdown;
+        if self.closed {
+            assert_eq!(
+                queued + self.idle.len(),
+                0,
+                "a closed pool keeps waiters or idle"
+            );
+        }
         assert_eq!(
             k.created - closed,
             (self.idle.len() + self.in_use + self.checking) as u64,

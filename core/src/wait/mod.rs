@@ -44,6 +44,8 @@ pub enum Rejection {
     /// Nothing was free and the caller would not wait (its deadline had passed, or it used
     /// a `try_` call).
     WouldWait,
+    /// The pool was closed.
+    Closed,
 }
 
 /// What a machine's `cancel` did. `T` is what a granted waiter held (a limiter's

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio::sync::{Barrier, watch};
 
 use crate::clock;
 use crate::monitor::MonitorHandle;
@@ -56,6 +57,36 @@ pub struct ClientPlan {
     pub record: bool,
     /// Send the next message as soon as the previous one came back, ignoring `rate`.
     pub closed_loop: bool,
+    /// When the client may say goodbye (after the run stopped measuring).
+    pub phases: Phases,
+}
+
+/// Keeps a run's measurement and its teardown apart: every client reports that it stopped
+/// sending and got its last echoes ([`Phases::drained`]); the run then stops measuring and
+/// only then lets the clients quit and disconnect ([`Phases::quit`]), so a thousand
+/// disconnects do not land in the last measured intervals.
+#[derive(Clone, Debug)]
+pub struct Phases {
+    drained: Arc<Barrier>,
+    quit: watch::Receiver<bool>,
+}
+
+impl Phases {
+    /// Phases for `clients` clients, and the sender that lets them quit.
+    pub fn new(clients: usize) -> (Phases, watch::Sender<bool>) {
+        let (tx, quit) = watch::channel(false);
+        let drained = Arc::new(Barrier::new(clients + 1));
+        (Phases { drained, quit }, tx)
+    }
+
+    /// Waits until every client has drained (the run calls this once, as the last party).
+    pub async fn drained(&self) {
+        self.drained.wait().await;
+    }
+
+    async fn quit(&self) {
+        let _ = self.quit.clone().wait_for(|q| *q).await;
+    }
 }
 
 /// A message not echoed within this is counted lost (and as a failed request).
@@ -64,7 +95,9 @@ const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Runs one client to its stop time, then waits (bounded) for its last echoes.
 pub async fn run(plan: ClientPlan, monitor: MonitorHandle, stats: Arc<ClientStats>) {
     if let Err(_e) = run_inner(&plan, &monitor, &stats).await {
+        // Failed before draining (login or sending): still one party of the barrier.
         stats.failed_clients.fetch_add(1, Ordering::Relaxed);
+        plan.phases.drained().await;
     }
 }
 
@@ -195,6 +228,9 @@ async fn run_inner(
         clock::now().saturating_add(ECHO_TIMEOUT),
         plan.record,
     );
+    // Nothing below may fail with `?`: this client has passed the barrier.
+    plan.phases.drained().await;
+    plan.phases.quit().await;
     let _ = write.write_all(b"QUIT\n").await;
     let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
     Ok(())

@@ -53,6 +53,11 @@ pub enum GetError<E> {
         /// What the pool connects to.
         target: Arc<str>,
     },
+    /// The pool was closed ([`Pool::close`]).
+    Closed {
+        /// What the pool connects to.
+        target: Arc<str>,
+    },
     /// No idle connection now, and the call would not wait ([`Pool::try_get`]).
     WouldWait {
         /// What the pool connects to.
@@ -89,6 +94,7 @@ impl<E: fmt::Display> fmt::Display for GetError<E> {
                 )
             }
             GetError::WouldWait { target } => write!(f, "no idle connection to {target}"),
+            GetError::Closed { target } => write!(f, "the pool of {target} is closed"),
             GetError::TimedOut {
                 target,
                 waited,

@@ -10,12 +10,33 @@ use super::{Manager, Shared};
 
 /// A connection from a [`Pool`](super::Pool); dereferences to it. Dropping the guard returns the
 /// connection to the pool (or closes it if [marked broken](Pooled::mark_broken) or the
-/// manager's [`is_broken`](Manager::is_broken) says so).
+/// manager's [`is_broken`](Manager::is_broken) says so, or the pool was closed).
+///
+/// [`Pool::get`](super::Pool::get) borrows the pool; [`Pool::get_owned`](super::Pool::get_owned)
+/// gives an [`OwnedPooled`] (`Pooled<'static, M>`), which can move into `tokio::spawn`.
 pub struct Pooled<'a, M: Manager> {
-    shared: &'a Arc<Shared<M>>,
+    shared: Handle<'a, M>,
     slot: SlotId,
     conn: Option<M::Connection>,
     broken: bool,
+}
+
+/// A guard that owns a handle to its pool: `'static + Send`.
+pub type OwnedPooled<M> = Pooled<'static, M>;
+
+/// The guard's way back to its pool.
+enum Handle<'a, M: Manager> {
+    Borrowed(&'a Arc<Shared<M>>),
+    Owned(Arc<Shared<M>>),
+}
+
+impl<M: Manager> Handle<'_, M> {
+    fn get(&self) -> &Arc<Shared<M>> {
+        match self {
+            Handle::Borrowed(s) => s,
+            Handle::Owned(s) => s,
+        }
+    }
 }
 
 impl<'a, M: Manager> Pooled<'a, M> {
@@ -25,11 +46,22 @@ impl<'a, M: Manager> Pooled<'a, M> {
         conn: M::Connection,
     ) -> Pooled<'a, M> {
         Pooled {
-            shared,
+            shared: Handle::Borrowed(shared),
             slot,
             conn: Some(conn),
             broken: false,
         }
+    }
+
+    /// The same connection, with a guard that owns a handle to the pool.
+    pub fn into_owned(mut self) -> OwnedPooled<M> {
+        OwnedPooled {
+            shared: Handle::Owned(Arc::clone(self.shared.get())),
+            slot: self.slot,
+            conn: self.conn.take(),
+            broken: self.broken,
+        }
+        // `self` now holds no connection: its drop does nothing.
     }
 
     /// Closes the connection instead of reusing it when the guard is dropped (after an
@@ -42,7 +74,7 @@ impl<'a, M: Manager> Pooled<'a, M> {
     /// broken in the statistics).
     pub fn detach(mut self) -> M::Connection {
         let conn = self.conn.take();
-        self.shared.give_back(self.slot, None);
+        self.shared.get().give_back(self.slot, None);
         // The guard holds its connection until dropped or detached, once.
         conn.expect("a live guard holds its connection")
     }
@@ -85,7 +117,8 @@ impl<M: Manager> Drop for Pooled<'_, M> {
         let Some(mut conn) = self.conn.take() else {
             return; // detached
         };
-        let manager = &self.shared.manager;
+        let shared = self.shared.get();
+        let manager = &shared.manager;
         let conn = if self.broken || manager.is_broken(&mut conn) {
             drop(conn);
             None
@@ -93,6 +126,6 @@ impl<M: Manager> Drop for Pooled<'_, M> {
             manager.reset(&mut conn);
             Some(conn)
         };
-        self.shared.give_back(self.slot, conn);
+        shared.give_back(self.slot, conn);
     }
 }

@@ -58,7 +58,7 @@ use perfopt_core::wait::{Rejection, WaiterId};
 use tokio::runtime::Handle;
 
 pub use config::{CreateError, GetError};
-pub use guard::Pooled;
+pub use guard::{OwnedPooled, Pooled};
 pub use object::ObjectManager;
 pub use perfopt_core::pool::{Backoff, CloseCause, CreateFailure, Health, PoolConfig, PoolStats};
 /// The rusqlite crate `SqliteManager` hands out connections of (feature `sqlite`), so a
@@ -167,6 +167,7 @@ struct State<M: Manager> {
 /// How the machine settled a queued caller.
 enum Settled<M: Manager> {
     Granted(SlotId, M::Connection),
+    Closed,
     TimedOut(Option<Arc<CreateError<M::Error>>>),
     Failed(Arc<CreateError<M::Error>>),
 }
@@ -293,6 +294,47 @@ impl<M: Manager> Pool<M> {
         self.get_until(Some(timeout)).await
     }
 
+    /// As [`get`](Pool::get), with a guard that owns a handle to the pool: `'static + Send`,
+    /// so it can move into `tokio::spawn`.
+    ///
+    /// # Errors
+    /// As [`get`](Pool::get).
+    ///
+    /// # Example
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use perfopt::pool::{ObjectManager, Pool, PoolConfig};
+    ///
+    /// let pool = Pool::new(ObjectManager::new(Vec::<u8>::new, Vec::clear), PoolConfig::for_objects(2))
+    ///     .unwrap();
+    /// let mut buf = pool.get_owned().await.unwrap();
+    /// tokio::spawn(async move { buf.push(1) }).await.unwrap();
+    /// assert_eq!(pool.in_use(), 0);
+    /// # }
+    /// ```
+    pub async fn get_owned(&self) -> Result<OwnedPooled<M>, GetError<M::Error>> {
+        Ok(self.get().await?.into_owned())
+    }
+
+    /// Closes the pool: queued callers fail with [`GetError::Closed`], idle connections are
+    /// closed now, connections in use are closed when returned, and later gets fail with
+    /// [`GetError::Closed`]. Closing twice is harmless.
+    pub fn close(&self) {
+        let now = clock::now();
+        let mut fx = Effects::new();
+        {
+            let mut state = lock(&self.shared.state);
+            state.machine.close(now);
+            self.shared.settle(&mut state, now, &mut fx);
+        }
+        fx.apply(&self.shared);
+    }
+
+    /// Whether [`close`](Pool::close) was called.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.shared.state).machine.is_closed()
+    }
+
     /// An idle connection if one is ready now; never waits (and never checks one first).
     ///
     /// # Errors
@@ -377,6 +419,7 @@ impl<M: Manager> Pool<M> {
         let waited = || clock::now().saturating_duration_since(now);
         match driver::wait(&self.shared, waiter).await {
             Some(Settled::Granted(slot, conn)) => Ok(Pooled::new(&self.shared, slot, conn)),
+            Some(Settled::Closed) => Err(GetError::Closed { target: target() }),
             Some(Settled::Failed(error)) => Err(GetError::Create {
                 target: target(),
                 error,
@@ -419,6 +462,11 @@ impl<M: Manager> Pool<M> {
                     Get::Queued(waiter) => {
                         state.waiters.insert(waiter.as_u64(), Wait::Waiting(None));
                         break Ok(Started::Queued(waiter));
+                    }
+                    Get::Rejected(Rejection::Closed) => {
+                        break Err(GetError::Closed {
+                            target: Arc::clone(&shared.target),
+                        });
                     }
                     Get::Rejected(Rejection::QueueFull) => {
                         break Err(GetError::QueueFull {
@@ -498,6 +546,10 @@ impl<M: Manager> Shared<M> {
                         Settled::TimedOut(last),
                         &mut fx.wake,
                     );
+                }
+                PoolAction::Rejected { waiter, .. } => {
+                    let _ =
+                        driver::deliver(&mut state.waiters, waiter, Settled::Closed, &mut fx.wake);
                 }
                 PoolAction::Failed { waiter, .. } => {
                     let outcome = match state.last_error.clone() {
@@ -703,13 +755,48 @@ impl<M: Manager> Host for Shared<M> {
                 state.conns.insert(slot, conn);
                 let _ = state.machine.cancel(now, waiter);
             }
-            Some(Settled::TimedOut(_) | Settled::Failed(_)) => {}
+            Some(Settled::TimedOut(_) | Settled::Failed(_) | Settled::Closed) => {}
         }
         this.settle(state, now, fx);
     }
 
     fn apply(this: &Arc<Self>, fx: Effects<M>) {
         fx.apply(this);
+    }
+}
+
+/// Reports a [`Pool`]'s statistics to a [`Monitor`](crate::monitor::Monitor) under
+/// `components.<name>`.
+///
+/// # Example
+/// ```no_run
+/// # async fn f(monitor: &perfopt::monitor::MonitorHandle) {
+/// use std::sync::Arc;
+/// use perfopt::pool::{Pool, PoolConfig, PoolSource, TcpManager};
+///
+/// let pool = Pool::new(TcpManager::new("127.0.0.1:5432"), PoolConfig::new(8)).unwrap();
+/// monitor.add_component(Arc::new(PoolSource::new("pool", pool.clone())));
+/// # }
+/// ```
+pub struct PoolSource<M: Manager> {
+    name: &'static str,
+    pool: Pool<M>,
+}
+
+impl<M: Manager> PoolSource<M> {
+    /// Reports `pool` under `components.<name>`.
+    pub fn new(name: &'static str, pool: Pool<M>) -> PoolSource<M> {
+        PoolSource { name, pool }
+    }
+}
+
+impl<M: Manager> crate::monitor::ComponentSource for PoolSource<M> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::to_value(self.pool.stats()).unwrap_or_default()
     }
 }
 
