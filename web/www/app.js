@@ -569,12 +569,35 @@ function yScale(lo, hi, unit) {
   const step = niceStep((hi - lo) / base, 4) * base;
   const min = Math.floor(lo / step) * step;
   const max = Math.ceil(hi / step - 1e-9) * step;
+  // Ticks by index, at most MAX_TICKS: adding `step` to a value far larger than it (crafted
+  // ranges like 1e17..1e17+1) changes nothing, and a `v += step` loop never ended.
+  const n = Math.round((max - min) / step);
+  if (!Number.isFinite(min) || !Number.isFinite(max) || !(step > 0) || !(n >= 0) || n > MAX_TICKS) {
+    return { min: lo, max: hi, ticks: lo === hi ? [lo] : [lo, hi] };
+  }
   const ticks = [];
-  for (let v = min; v <= max + step / 2; v += step) ticks.push(v);
+  for (let k = 0; k <= n; k++) ticks.push(min + k * step);
   return { min, max, ticks };
 }
 
+/** The most grid lines or time labels a chart draws. */
+const MAX_TICKS = 50;
+
 const TIME_STEPS = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
+
+/**
+ * The seconds labelled on a time axis from `t0` to `t1` ms: at most MAX_TICKS, by index (with
+ * huge crafted times, `sec += step` changed nothing and the old loop never ended).
+ */
+function timeTicks(t0, t1) {
+  const spanS = (t1 - t0) / 1000;
+  const stepS = TIME_STEPS.find((st) => spanS / st <= 7) ?? Math.ceil(spanS / 7);
+  const firstS = Math.ceil(t0 / 1000 / stepS) * stepS;
+  const n = Math.min(MAX_TICKS, Math.floor((t1 / 1000 - firstS) / stepS) + 1);
+  const out = [];
+  for (let k = 0; Number.isFinite(n) && k < n; k++) out.push(firstS + k * stepS);
+  return out;
+}
 
 function renderCharts(ev) {
   const { series } = state.data;
@@ -669,11 +692,9 @@ function chart(name, tMs, values, ev, index) {
     grid.append(s('text', { x: M.l - 6, y: yy + 3.5, 'text-anchor': 'end', class: 'axis-label' }, fmt(v, unit)));
   }
   // Time axis: seconds since the start.
-  const spanS = (t1 - t0) / 1000;
-  const stepS = TIME_STEPS.find((st) => spanS / st <= 7) ?? Math.ceil(spanS / 7);
   const xAxis = s('g', { class: 'x-axis' });
   xAxis.append(s('line', { x1: M.l, x2: M.l + pw, y1: M.t + ph, y2: M.t + ph, class: 'axis' }));
-  for (let sec = Math.ceil(t0 / 1000 / stepS) * stepS; sec * 1000 <= t1; sec += stepS) {
+  for (const sec of timeTicks(t0, t1)) {
     const xx = X(sec * 1000);
     xAxis.append(s('line', { x1: xx, x2: xx, y1: M.t + ph, y2: M.t + ph + 4, class: 'axis' }));
     xAxis.append(s('text', { x: xx, y: H - 8, 'text-anchor': 'middle', class: 'axis-label' }, `${sec} s`));

@@ -226,6 +226,11 @@ impl Backend {
         })
     }
 
+    /// The limiter commands run under.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// The profiler handlers record into.
     pub fn profiler(&self) -> &Profiler {
         &self.profiler
@@ -339,7 +344,10 @@ impl Demo {
         let (dir, temp) = match &config.data_dir {
             Some(d) => (d.clone(), None),
             None => {
-                let d = std::env::temp_dir().join(format!("perfopt-demo-{}", std::process::id()));
+                // A new private folder with an unpredictable name: a folder or symlink
+                // prepared in /tmp by someone else is never used.
+                let d = crate::report_file::private_temp_dir("perfopt-demo")
+                    .map_err(|e| DemoError::Database(format!("temporary folder: {e}")))?;
                 (d.clone(), Some(TempData(d)))
             }
         };
