@@ -681,6 +681,12 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
                     None => eprintln!("perfopt: target exited"),
                 }
             }
+            MonitorEvent::TargetKilled(signal) => {
+                if tty {
+                    eprint!("\r\x1b[K");
+                }
+                eprintln!("perfopt: target was killed by signal {signal}");
+            }
             _ => {}
         }
     }

@@ -128,6 +128,8 @@ pub enum MonitorEvent {
     TargetExited(Option<i32>),
     /// A checkpoint was written (`None`) or failed (the error).
     Checkpoint(Option<String>),
+    /// The watched process (a command perfopt started) was killed by this signal.
+    TargetKilled(i32),
 }
 
 #[derive(Debug, Default)]
@@ -371,7 +373,7 @@ impl Monitor {
                 () = tokio::time::sleep_until(clock::to_std(wake).into()) => {}
                 () = &mut stop => stopped = true,
                 status = wait_child(&mut self.child) => {
-                    self.emit(MonitorEvent::TargetExited(status));
+                    self.emit(exit_event(status));
                     stopped = true;
                 }
             }
@@ -387,7 +389,17 @@ impl Monitor {
             }
             self.sample(now);
             if self.sampler.target_gone() && !matches!(self.config.watch, Watch::System) {
-                self.emit(MonitorEvent::TargetExited(None));
+                // The sampler can see a started command gone before tokio has reaped it (a
+                // race that lost "exited with code 0" under load): wait for its status, so
+                // the event says how it ended.
+                let status = match &mut self.child {
+                    Some(c) => tokio::time::timeout(Duration::from_secs(5), c.wait())
+                        .await
+                        .ok()
+                        .and_then(Result::ok),
+                    None => None,
+                };
+                self.emit(exit_event(status));
                 break;
             }
             while next <= now {
@@ -478,9 +490,18 @@ impl Monitor {
     }
 }
 
-async fn wait_child(child: &mut Option<tokio::process::Child>) -> Option<i32> {
+async fn wait_child(child: &mut Option<tokio::process::Child>) -> Option<std::process::ExitStatus> {
     match child {
-        Some(c) => c.wait().await.ok().and_then(|s| s.code()),
+        Some(c) => c.wait().await.ok(),
         None => std::future::pending().await,
     }
+}
+
+/// How the target ended: its exit code, the signal that killed it, or unknown.
+fn exit_event(status: Option<std::process::ExitStatus>) -> MonitorEvent {
+    #[cfg(unix)]
+    if let Some(sig) = status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)) {
+        return MonitorEvent::TargetKilled(sig);
+    }
+    MonitorEvent::TargetExited(status.and_then(|s| s.code()))
 }

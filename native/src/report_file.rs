@@ -43,7 +43,26 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
     Report::from_json(&text).map_err(|e| LoadError::Report(path.to_path_buf(), e))
 }
 
-/// Writes `contents` to `path` atomically (temp file + fsync + rename).
+/// A name nobody can guess ahead of time: 64 bits from the standard library's randomly
+/// keyed SipHash (seeded from the operating system), mixed with the time and a counter.
+fn unpredictable_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", h.finish())
+}
+
+/// Writes `contents` to `path` atomically: a new temporary file with an unpredictable name
+/// in the same folder, created exclusively (`O_CREAT | O_EXCL`: it never opens an existing
+/// file and never follows a symlink planted in its place), flushed to disk, then renamed over
+/// `path` (which replaces a symlink at `path` rather than writing through it).
 ///
 /// # Errors
 /// The I/O error; the temporary file is removed and `path` is untouched.
@@ -55,22 +74,62 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let (tmp, mut f) = create_temp(&dir, &name.to_string_lossy())?;
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
         f.write_all(contents)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)
+        drop(f);
+        fs::rename(&tmp, path)?;
+        // Make the rename itself durable (best effort: not every system can sync a folder).
+        if let Ok(d) = fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         // Best effort: the temporary file is ours and useless now.
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates a new file `.<name>.tmp-<random>` in `dir`, exclusively.
+fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, fs::File)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let tmp = dir.join(format!(".{name}.tmp-{}", unpredictable_suffix()));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// Creates a new, private (mode 0700 on Unix) folder `<prefix>-<random>` under the system
+/// temporary folder. It never reuses an existing folder, so nobody can prepare it in advance.
+///
+/// # Errors
+/// The I/O error of the last attempt.
+pub fn private_temp_dir(prefix: &str) -> io::Result<PathBuf> {
+    let mut last = None;
+    for _ in 0..16 {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", unpredictable_suffix()));
+        let mut b = fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        match b.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary folder name")))
 }
 
 /// Writes a report as JSON, atomically.
@@ -86,9 +145,58 @@ mod tests {
     use super::*;
 
     fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("perfopt-{name}-{}", std::process::id()));
-        fs::create_dir_all(&d).unwrap();
-        d
+        private_temp_dir(&format!("perfopt-{name}")).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_at_a_guessable_temp_name_is_not_written_through() {
+        let d = tmpdir("symlink");
+        let victim = d.join("victim.txt");
+        fs::write(&victim, b"precious").unwrap();
+        let target = d.join("r.json");
+        // Every name an attacker could predict: the old `.<name>.tmp-<pid>` and a few more.
+        for guess in [
+            format!(".r.json.tmp-{}", std::process::id()),
+            String::from(".r.json.tmp"),
+            String::from(".r.json.tmp-0"),
+        ] {
+            std::os::unix::fs::symlink(&victim, d.join(guess)).unwrap();
+        }
+        write_atomic(&target, b"report").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&target).unwrap(), b"report");
+        // A symlink at the target itself is replaced, not written through.
+        fs::remove_file(&target).unwrap();
+        std::os::unix::fs::symlink(&victim, &target).unwrap();
+        write_atomic(&target, b"report 2").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(
+            !fs::symlink_metadata(&target)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn temp_names_are_unpredictable_and_folders_are_new_and_private() {
+        let a = unpredictable_suffix();
+        let b = unpredictable_suffix();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 16);
+        let d1 = private_temp_dir("perfopt-private").unwrap();
+        let d2 = private_temp_dir("perfopt-private").unwrap();
+        assert_ne!(d1, d2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&d1).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+        fs::remove_dir_all(&d1).unwrap();
+        fs::remove_dir_all(&d2).unwrap();
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `perfopt report show`: a report as readable tables.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use perfopt_core::report::Report;
@@ -12,9 +13,10 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "perfopt report ({}), perfopt {}",
-        report.schema, m.tool_version
+        clean(&report.schema),
+        clean(&m.tool_version)
     );
-    let _ = writeln!(out, "host      {}", m.host);
+    let _ = writeln!(out, "host      {}", clean(&m.host));
     if let Some(t) = &m.target {
         let _ = writeln!(
             out,
@@ -22,7 +24,7 @@ pub fn render(report: &Report) -> String {
             t.pid,
             t.command
                 .as_deref()
-                .map(|c| format!("  {c}"))
+                .map(|c| format!("  {}", clean(c)))
                 .unwrap_or_default()
         );
     }
@@ -52,7 +54,7 @@ pub fn render(report: &Report) -> String {
         let f = |v: f64| format_value(v, s.unit);
         let q = &s.summary;
         rows.push([
-            name.to_string(),
+            clean(name),
             q.count.to_string(),
             f(q.mean),
             f(q.p50),
@@ -75,15 +77,15 @@ pub fn render(report: &Report) -> String {
             out,
             "  [{}] {} ({}, {})",
             label(&r.severity),
-            r.message,
-            r.rule,
+            clean(&r.message),
+            clean(&r.rule),
             label(&r.state)
         );
         let _ = writeln!(
             out,
             "      evidence: {} {} over {} s = {} (threshold {}, peak {}), breached at {:.1} s, fired at {:.1} s, {} time(s)",
             label(&e.aggregate),
-            e.metric,
+            clean(&e.metric),
             e.window_s,
             format_value(e.observed, unit),
             format_value(e.threshold, unit),
@@ -92,7 +94,7 @@ pub fn render(report: &Report) -> String {
             e.fired_at_ms as f64 / 1000.0,
             e.fired_count
         );
-        let _ = writeln!(out, "      advice:   {}", r.advice);
+        let _ = writeln!(out, "      advice:   {}", clean(&r.advice));
     }
     let _ = writeln!(out);
 
@@ -108,7 +110,7 @@ pub fn render(report: &Report) -> String {
             .iter()
             .map(|p| {
                 [
-                    p.scope.clone(),
+                    clean(&p.scope),
                     p.calls.to_string(),
                     ms(p.total_ms),
                     ms(p.self_ms),
@@ -130,19 +132,23 @@ pub fn render(report: &Report) -> String {
     if report.alerts.is_empty() {
         let _ = writeln!(out, "  none");
     }
+    // Rule id -> unit, once: a lookup per alert in the rule list was rules x alerts work.
+    let units: HashMap<&str, metrics::Unit> = report
+        .rules
+        .iter()
+        .filter_map(|r| Some((r.id.as_str(), metrics::lookup(&r.metric)?.unit)))
+        .collect();
     let rows: Vec<[String; 4]> = report
         .alerts
         .iter()
         .map(|a| {
-            let unit = report
-                .rules
-                .iter()
-                .find(|r| r.id == a.rule)
-                .and_then(|r| metrics::lookup(&r.metric))
-                .map_or(metrics::Unit::Count, |d| d.unit);
+            let unit = units
+                .get(a.rule.as_str())
+                .copied()
+                .unwrap_or(metrics::Unit::Count);
             [
                 format!("{:.1} s", a.at_ms as f64 / 1000.0),
-                a.rule.clone(),
+                clean(&a.rule),
                 label(&a.state),
                 format_value(a.value, unit),
             ]
@@ -150,6 +156,22 @@ pub fn render(report: &Report) -> String {
         .collect();
     if !rows.is_empty() {
         table(&mut out, &["at", "rule", "state", "value"], &rows);
+    }
+    out
+}
+
+/// `s` safe to print on a terminal: control characters (C0, DEL, C1: escape sequences,
+/// carriage returns, backspaces) and bidirectional overrides are shown as `\u{..}` escapes,
+/// so a report cannot move the cursor, recolour, retitle or reorder the terminal's text.
+pub fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
     }
     out
 }
@@ -184,5 +206,18 @@ fn table<const N: usize>(out: &mut String, header: &[&str; N], rows: &[[String; 
     line(out, &mut header.iter().copied());
     for r in rows {
         line(out, &mut r.iter().map(String::as_str));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(clean("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(clean("a\x1b]0;pwned\x07b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(clean("x\ry\n\u{9b}\u{7f}"), "x\\u{d}y\\u{a}\\u{9b}\\u{7f}");
+        assert_eq!(clean("\u{202e}abc"), "\\u{202e}abc");
     }
 }

@@ -340,10 +340,13 @@ impl Report {
         serde_json::to_string_pretty(self).expect("report serializes")
     }
 
-    /// Checks what the types cannot: equal series lengths, increasing time, sane meta.
+    /// Checks what the types cannot: every count and length within [`limits`], names in the
+    /// Prometheus grammar, equal series lengths, increasing time, sane meta, valid rules.
+    /// Every check is linear or n·log n in the size of the report.
     ///
     /// # Errors
-    /// [`ReportError::Invalid`] naming the first inconsistency.
+    /// [`ReportError::Invalid`] naming the first inconsistency (and the limit, if one is
+    /// exceeded).
     pub fn validate(&self) -> Result<(), ReportError> {
         let bad = |m: String| Err(ReportError::Invalid(m));
         if self.schema != SCHEMA {
@@ -351,6 +354,7 @@ impl Report {
                 found: Some(self.schema.clone()),
             });
         }
+        self.check_limits().map_err(ReportError::Invalid)?;
         if self.meta.ended_at < self.meta.started_at {
             return bad(format!(
                 "meta.ended_at ({}) is before meta.started_at ({})",
@@ -384,10 +388,153 @@ impl Report {
         Ok(())
     }
 
+    /// Counts, lengths and names against [`limits`].
+    fn check_limits(&self) -> Result<(), String> {
+        use limits::*;
+        let count = |what: &str, n: usize, max: usize| {
+            if n > max {
+                Err(format!(
+                    "{what} has {n} entries, more than the limit of {max}"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        count("rules", self.rules.len(), MAX_RULES)?;
+        count("alerts", self.alerts.len(), MAX_ALERTS)?;
+        count(
+            "recommendations",
+            self.recommendations.len(),
+            MAX_RECOMMENDATIONS,
+        )?;
+        count("summaries", self.summaries.len(), MAX_METRICS)?;
+        count("components", self.components.len(), MAX_COMPONENTS)?;
+        count("profile", self.profile.len(), MAX_PROFILE_ROWS)?;
+        count("series.t_ms", self.series.len(), MAX_SAMPLES)?;
+        let columns = self.series.metrics().count();
+        count("series", columns, MAX_METRICS)?;
+        let cells = self.series.len().saturating_mul(columns);
+        if cells > MAX_SERIES_CELLS {
+            return Err(format!(
+                "series has {} samples x {columns} metrics = {cells} values, more than the \
+                 limit of {MAX_SERIES_CELLS}",
+                self.series.len()
+            ));
+        }
+        let m = &self.meta;
+        text("meta.tool_version", &m.tool_version, MAX_NAME_LEN)?;
+        text("meta.host", &m.host, MAX_NAME_LEN)?;
+        if let Some(c) = m.target.as_ref().and_then(|t| t.command.as_deref()) {
+            text("meta.target.command", c, MAX_TEXT_LEN)?;
+        }
+        for name in self.series.metrics() {
+            metric_name("series", name)?;
+        }
+        for name in self.summaries.keys() {
+            metric_name("summaries", name)?;
+        }
+        for name in self.components.keys() {
+            metric_name("components", name)?;
+        }
+        for (i, p) in self.profile.iter().enumerate() {
+            text(&format!("profile[{i}].scope"), &p.scope, MAX_NAME_LEN)?;
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            text(&format!("rules[{i}].id"), &r.id, MAX_NAME_LEN)?;
+            metric_name(&format!("rules[{i}].metric"), &r.metric)?;
+            text(&format!("rules[{i}].message"), &r.message, MAX_TEXT_LEN)?;
+            text(&format!("rules[{i}].advice"), &r.advice, MAX_TEXT_LEN)?;
+        }
+        for (i, a) in self.alerts.iter().enumerate() {
+            text(&format!("alerts[{i}].rule"), &a.rule, MAX_NAME_LEN)?;
+        }
+        for (i, r) in self.recommendations.iter().enumerate() {
+            text(&format!("recommendations[{i}].rule"), &r.rule, MAX_NAME_LEN)?;
+            metric_name(
+                &format!("recommendations[{i}].evidence.metric"),
+                &r.evidence.metric,
+            )?;
+            text(
+                &format!("recommendations[{i}].message"),
+                &r.message,
+                MAX_TEXT_LEN,
+            )?;
+            text(
+                &format!("recommendations[{i}].advice"),
+                &r.advice,
+                MAX_TEXT_LEN,
+            )?;
+        }
+        if let Some(mem) = &self.memory {
+            metric_name("memory.metric", &mem.metric)?;
+        }
+        Ok(())
+    }
+
     /// The whole-run duration, from `meta`.
     pub fn duration(&self) -> core::time::Duration {
         core::time::Duration::from_millis(self.meta.ended_at.saturating_sub(self.meta.started_at))
     }
+}
+
+/// Upper bounds on what a report may hold. [`Report::validate`] rejects a report past any of
+/// them with an error naming the limit. They are far above what a run produces (a week of
+/// one-second samples is 604,800 samples; the default rule set has 7 rules) and low enough that
+/// every tool reading a report stays fast and small.
+pub mod limits {
+    /// Rules.
+    pub const MAX_RULES: usize = 1_000;
+    /// Alert state changes.
+    pub const MAX_ALERTS: usize = 1_000_000;
+    /// Recommendations (at most one per rule).
+    pub const MAX_RECOMMENDATIONS: usize = MAX_RULES;
+    /// Series metrics, and summaries.
+    pub const MAX_METRICS: usize = 1_000;
+    /// Samples (entries of `series.t_ms`).
+    pub const MAX_SAMPLES: usize = 10_000_000;
+    /// Samples times series metrics.
+    pub const MAX_SERIES_CELLS: usize = 100_000_000;
+    /// Components.
+    pub const MAX_COMPONENTS: usize = 64;
+    /// Profile rows.
+    pub const MAX_PROFILE_ROWS: usize = 10_000;
+    /// Bytes of a name (metric, rule id, scope, host).
+    pub const MAX_NAME_LEN: usize = 256;
+    /// Bytes of a text (message, advice, command line).
+    pub const MAX_TEXT_LEN: usize = 16 * 1024;
+}
+
+fn text(what: &str, s: &str, max: usize) -> Result<(), String> {
+    if s.len() > max {
+        return Err(format!(
+            "{what} is {} bytes long, more than the limit of {max}",
+            s.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A metric name in the Prometheus grammar (without colons): `[a-zA-Z_][a-zA-Z0-9_]*`, at most
+/// [`limits::MAX_NAME_LEN`] bytes.
+pub fn is_metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && name.len() <= limits::MAX_NAME_LEN
+}
+
+fn metric_name(what: &str, name: &str) -> Result<(), String> {
+    if is_metric_name(name) {
+        return Ok(());
+    }
+    let shown: String = name.chars().take(40).collect();
+    Err(format!(
+        "{what}: {shown:?} is not a metric name (use a-z, A-Z, 0-9 and _, not starting with a \
+         digit, at most {} bytes)",
+        limits::MAX_NAME_LEN
+    ))
 }
 
 /// The `schema` of a JSON object, reading nothing else into memory.

@@ -17,6 +17,22 @@ use super::protocol::{self, Command, MAX_LINE};
 /// Lines a slow client may have queued before the server drops messages for it.
 const OUTBOX: usize = 1024;
 
+/// Rooms one connection may be in at once; one more `JOIN` is `ERR too-many-rooms`.
+pub const MAX_ROOMS_PER_CONNECTION: usize = 32;
+
+/// A connection's queue of lines to send, as seen by command handlers: it can only be offered
+/// a line, never waited on. So a handler running under the limiter cannot block on a client
+/// that does not read (the reply is sent after the permit is released).
+#[derive(Clone, Debug)]
+struct Outbox(mpsc::Sender<Arc<str>>);
+
+impl Outbox {
+    /// Queues `line` if there is room; false if the client is too far behind.
+    fn offer(&self, line: Arc<str>) -> bool {
+        self.0.try_send(line).is_ok()
+    }
+}
+
 /// Counters of the server, for the demo summary.
 #[derive(Debug, Default)]
 pub struct ServerStats {
@@ -34,7 +50,7 @@ pub struct ServerStats {
 
 #[derive(Default)]
 struct Rooms {
-    members: HashMap<String, HashMap<u64, mpsc::Sender<Arc<str>>>>,
+    members: HashMap<String, HashMap<u64, Outbox>>,
 }
 
 /// Shared state of the server.
@@ -95,7 +111,7 @@ impl Chat {
             id,
             user: None,
             joined: HashSet::new(),
-            tx: tx.clone(),
+            outbox: Outbox(tx.clone()),
         };
         let mut reader = BufReader::new(read);
         let mut buf = Vec::with_capacity(256);
@@ -115,7 +131,15 @@ impl Chat {
                             let _ = tx.send(Arc::from("BYE\n")).await;
                             break;
                         }
-                        Ok(cmd) => self.command(&mut session, cmd).await,
+                        Ok(cmd) => {
+                            // The reply is sent here, after the limiter's permit is released:
+                            // waiting for a slow reader holds up only this connection.
+                            if let Some(reply) = self.command(&mut session, cmd).await
+                                && tx.send(reply).await.is_err()
+                            {
+                                break;
+                            }
+                        }
                         Err(e) => self.reply_err(&tx, e).await,
                     }
                 }
@@ -135,24 +159,30 @@ impl Chat {
         let _ = tx.send(Arc::from(format!("{e}\n"))).await;
     }
 
-    async fn command(&self, session: &mut Session, cmd: Command) {
+    /// Runs `cmd` under the limiter and returns the line to send back, if any.
+    async fn command(&self, session: &mut Session, cmd: Command) -> Option<Arc<str>> {
         self.stats.commands.fetch_add(1, Ordering::Relaxed);
         let backend = self.backend.clone();
         let reply = backend
             .limited(async { self.handle(session, cmd).await })
             .await
             .unwrap_or_else(Err);
-        if let Err(e) = reply {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
-            let _ = session.tx.send(Arc::from(format!("{e}\n"))).await;
+        match reply {
+            Ok(line) => line,
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                Some(Arc::from(format!("{e}\n")))
+            }
         }
     }
 
+    /// Handles one command; returns the reply line, if any. It cannot wait for any client:
+    /// it only offers lines to outboxes.
     async fn handle(
         &self,
         session: &mut Session,
         cmd: Command,
-    ) -> Result<(), protocol::ProtocolError> {
+    ) -> Result<Option<Arc<str>>, protocol::ProtocolError> {
         let profiler = self.backend.profiler();
         let not_logged_in = || protocol::ProtocolError {
             code: "not-logged-in",
@@ -164,28 +194,33 @@ impl Chat {
                     .instrument("chat.hello", self.backend.profile(user))
                     .await?;
                 session.user = Some(user);
-                let _ = session
-                    .tx
-                    .send(Arc::from(format!(
-                        "WELCOME {} {}\n",
-                        profile.id, profile.name
-                    )))
-                    .await;
+                Ok(Some(Arc::from(format!(
+                    "WELCOME {} {}\n",
+                    profile.id, profile.name
+                ))))
             }
             Command::Join(room) => {
                 session.user.ok_or_else(not_logged_in)?;
+                if !session.joined.contains(&room)
+                    && session.joined.len() >= MAX_ROOMS_PER_CONNECTION
+                {
+                    return Err(protocol::ProtocolError {
+                        code: "too-many-rooms",
+                        message: format!(
+                            "a connection may be in at most {MAX_ROOMS_PER_CONNECTION} rooms: \
+                             LEAVE one first"
+                        ),
+                    });
+                }
                 let members = {
                     let _scope = profiler.scope("chat.join");
                     let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
                     let m = rooms.members.entry(room.clone()).or_default();
-                    m.insert(session.id, session.tx.clone());
+                    m.insert(session.id, session.outbox.clone());
                     m.len()
                 };
                 session.joined.insert(room.clone());
-                let _ = session
-                    .tx
-                    .send(Arc::from(format!("JOINED {room} {members}\n")))
-                    .await;
+                Ok(Some(Arc::from(format!("JOINED {room} {members}\n"))))
             }
             Command::Leave(room) => {
                 if !session.joined.remove(&room) {
@@ -195,7 +230,7 @@ impl Chat {
                     });
                 }
                 self.leave(session.id, &room);
-                let _ = session.tx.send(Arc::from(format!("LEFT {room}\n"))).await;
+                Ok(Some(Arc::from(format!("LEFT {room}\n"))))
             }
             Command::Say { room, stamp, text } => {
                 let user = session.user.ok_or_else(not_logged_in)?;
@@ -210,7 +245,7 @@ impl Chat {
                     .await?;
                 let _scope = profiler.scope("chat.broadcast");
                 let line: Arc<str> = Arc::from(format!("MSG {room} {user} {stamp} {text}\n"));
-                let targets: Vec<mpsc::Sender<Arc<str>>> = {
+                let targets: Vec<Outbox> = {
                     let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
                     rooms
                         .members
@@ -218,19 +253,20 @@ impl Chat {
                         .map(|m| m.values().cloned().collect())
                         .unwrap_or_default()
                 };
-                for tx in targets {
-                    match tx.try_send(line.clone()) {
-                        Ok(()) => self.stats.delivered.fetch_add(1, Ordering::Relaxed),
-                        Err(_) => self.stats.dropped.fetch_add(1, Ordering::Relaxed),
-                    };
+                // Every member (the sender too) is offered the line; a full outbox drops it.
+                for out in targets {
+                    if out.offer(line.clone()) {
+                        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
+                Ok(None)
             }
-            Command::Ping(token) => {
-                let _ = session.tx.send(Arc::from(format!("PONG {token}\n"))).await;
-            }
-            Command::Quit => {}
+            Command::Ping(token) => Ok(Some(Arc::from(format!("PONG {token}\n")))),
+            // Handled by the connection loop before it gets here.
+            Command::Quit => Ok(Some(Arc::from("BYE\n"))),
         }
-        Ok(())
     }
 
     /// Replaces each `@<user_id>` with `@<display name>`, looked up through the cache.
@@ -273,7 +309,8 @@ struct Session {
     id: u64,
     user: Option<u32>,
     joined: HashSet<String>,
-    tx: mpsc::Sender<Arc<str>>,
+    /// Only offers lines (no waiting): see [`Outbox`].
+    outbox: Outbox,
 }
 
 enum Line {

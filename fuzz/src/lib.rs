@@ -1,0 +1,3 @@
+//! perfopt's fuzz targets (see `targets.rs`).
+#![allow(missing_docs)]
+pub mod targets;

@@ -1,0 +1,186 @@
+//! The fuzz targets' bodies, shared by the libFuzzer binaries in `fuzz/fuzz_targets/` and by
+//! the corpus replay test of the workspace (`tests/tests/fuzz_replay.rs`, which includes this
+//! file with `#[path]`). Each takes arbitrary bytes and panics only on a real bug.
+
+use perfopt_core::Instant;
+use perfopt_core::report::Report;
+use perfopt_core::rules::{Aggregate, MetricSource, Rule, RuleEngine};
+use std::time::Duration;
+
+/// Report JSON → parse and validate → every renderer (`report show`, `/metrics`, HTML).
+pub fn report_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(report) = Report::from_json(text) else {
+        return;
+    };
+    let shown = perfopt::show::render(&report);
+    // `report show` never passes a control character through (terminal injection).
+    assert!(
+        !shown.chars().any(|c| c.is_control() && c != '\n'),
+        "control character in report show output"
+    );
+    let _ = perfopt::prometheus::render(&report);
+    let html = perfopt::html_report::render(&report);
+    assert!(html.starts_with("<!doctype html>") || html.starts_with("<!DOCTYPE html>"));
+    // A valid report round-trips.
+    let again = Report::from_json(&report.to_json()).expect("a valid report re-reads");
+    assert_eq!(again.series.len(), report.series.len());
+}
+
+/// Values for the rule engine, from the fuzz input.
+struct Values<'a>(&'a [u8]);
+
+impl MetricSource for Values<'_> {
+    fn aggregate(&self, metric: &str, _: Aggregate, _: Duration, now: Instant) -> Option<f64> {
+        let i = (metric.len() + now.as_nanos() as usize) % self.0.len().max(1);
+        let b = *self.0.get(i)?;
+        (b != 0).then(|| f64::from(b) - 100.0)
+    }
+}
+
+/// A rules file (JSON list of rules) → the engine → ticks with values from the input.
+pub fn rules_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(rules) = serde_json::from_str::<Vec<Rule>>(text) else {
+        return;
+    };
+    let Ok(mut engine) = RuleEngine::new(rules) else {
+        return;
+    };
+    for s in 0..16u64 {
+        engine.handle_tick(Instant::from_secs(s), &Values(data));
+        while engine.poll_event().is_some() {}
+    }
+    for f in engine.findings() {
+        assert!(f.fired_count >= 1 && f.fired_at >= f.since);
+    }
+}
+
+/// One chat protocol line: parse; a rejection is a one-line `ERR <code> <message>`.
+pub fn chat_line(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for line in text.split('\n') {
+        match perfopt::demo::protocol::parse(line) {
+            Ok(_) => {}
+            Err(e) => {
+                let reply = e.to_string();
+                assert!(reply.starts_with("ERR "), "{reply}");
+                assert!(!reply.contains('\n'), "a reply is one line: {reply:?}");
+            }
+        }
+    }
+}
+
+/// Operation sequences on the cache and limiter machines, `validate()` after each step.
+pub fn machines(data: &[u8]) {
+    use perfopt_core::cache::{Cache, CacheConfig};
+    use perfopt_core::limiter::{Acquire, Algorithm, Limiter, LimiterConfig, Outcome};
+    let Some((&first, ops)) = data.split_first() else {
+        return;
+    };
+    let capacity = u64::from(first % 16) + 1;
+    let Ok(mut cache) = Cache::<u8, u8>::new(CacheConfig::new(capacity)) else {
+        return;
+    };
+    let algorithm = match first % 3 {
+        0 => Algorithm::Fixed(u32::from(first % 5) + 1),
+        1 => Algorithm::Aimd(Default::default()),
+        _ => Algorithm::Gradient(Default::default()),
+    };
+    let mut config = LimiterConfig::with_algorithm(algorithm);
+    config.max_queue = usize::from(first % 7);
+    let Ok(mut limiter) = Limiter::new(config) else {
+        return;
+    };
+    let mut now = Instant::ZERO;
+    let mut permits = Vec::new();
+    let mut waiters = Vec::new();
+    let mut cancelled = Vec::new();
+    for pair in ops.chunks(2) {
+        let (op, arg) = (pair[0], *pair.get(1).unwrap_or(&0));
+        match op % 12 {
+            0 => {
+                let _ = cache.get(now, &arg);
+            }
+            1 => {
+                let _ = cache.insert(now, arg, op);
+            }
+            2 => {
+                let _ =
+                    cache.insert_with_ttl(now, arg, op, Duration::from_millis(u64::from(arg) + 1));
+            }
+            3 => {
+                let _ = cache.remove(&arg);
+            }
+            4 => {
+                now = now.saturating_add(Duration::from_millis(u64::from(arg) * 7));
+                cache.handle_timeout(now);
+                limiter.handle_timeout(now);
+            }
+            5 => while cache.poll_event().is_some() {},
+            6 | 7 => match limiter.acquire(
+                now,
+                now.saturating_add(Duration::from_millis(u64::from(arg))),
+            ) {
+                Acquire::Admitted(p) => permits.push(p),
+                Acquire::Queued(w) => waiters.push(w),
+                _ => {}
+            },
+            8 => {
+                if !permits.is_empty() {
+                    let p = permits.swap_remove(usize::from(arg) % permits.len());
+                    let outcome = [Outcome::Success, Outcome::Dropped, Outcome::Timeout]
+                        [usize::from(arg) % 3];
+                    limiter
+                        .release_with_latency(
+                            now,
+                            p,
+                            outcome,
+                            Duration::from_millis(u64::from(arg)),
+                        )
+                        .expect("a held permit releases");
+                }
+            }
+            9 => {
+                if !waiters.is_empty() {
+                    let w = waiters.swap_remove(usize::from(arg) % waiters.len());
+                    if let Ok(perfopt_core::limiter::Cancelled::Released(p)) =
+                        limiter.cancel(now, w)
+                    {
+                        // Granted but not yet seen: its event must not hand it out again.
+                        permits.retain(|q| *q != p);
+                        cancelled.push(p);
+                    }
+                }
+            }
+            10 => {
+                while let Some(ev) = limiter.poll_event() {
+                    match ev {
+                        perfopt_core::limiter::LimiterEvent::Granted { waiter, permit } => {
+                            waiters.retain(|w| *w != waiter);
+                            if !cancelled.contains(&permit) {
+                                permits.push(permit);
+                            }
+                        }
+                        perfopt_core::limiter::LimiterEvent::TimedOut { waiter } => {
+                            waiters.retain(|w| *w != waiter);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {
+                if let Some(p) = limiter.try_acquire(now) {
+                    permits.push(p);
+                }
+            }
+        }
+        cache.validate();
+        limiter.validate();
+        assert!(cache.weight() <= capacity, "cache over capacity");
+    }
+}
