@@ -576,12 +576,30 @@ function yScale(lo, hi, unit) {
 
 const TIME_STEPS = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
 
+// The tier to draw: the full-resolution series while it covers the whole run, else the
+// finest rollup tier that reaches further back (at most 5000 rows; its per-step mean), so a
+// month-long report shows the month rather than its last day.
+function tierOnScreen(data) {
+  const { series, rollups } = data;
+  const t = series.t_ms;
+  const full = { label: null, tMs: t, columns: series };
+  if (!Array.isArray(rollups) || !rollups.length || !t.length || t[0] <= rollups[0].step_ms) return full;
+  const reaching = rollups.filter((r) => r.t_ms.length && r.t_ms[0] < t[0]);
+  if (!reaching.length) return full;
+  const tier = reaching.find((r) => r.t_ms.length <= 5000) ?? reaching[reaching.length - 1];
+  const columns = {};
+  for (const [name, m] of Object.entries(tier.metrics)) columns[name] = m.mean;
+  const step = tier.step_ms >= 3600000 ? `${tier.step_ms / 3600000} h` : `${tier.step_ms / 60000} min`;
+  return { label: `Whole run: ${step} rollup (mean of each step); the last ${fmtT(t[t.length - 1] - t[0])} are kept at full resolution.`, tMs: tier.t_ms, columns };
+}
+
 function renderCharts(ev) {
-  const { series } = state.data;
-  const names = Object.keys(series).filter((k) => k !== 't_ms');
+  const view = tierOnScreen(state.data);
+  const names = Object.keys(view.columns).filter((k) => k !== 't_ms');
   names.sort((a, b) => (METRIC_ORDER.get(a) ?? 1e6) - (METRIC_ORDER.get(b) ?? 1e6) || a.localeCompare(b));
-  const charts = names.map((name, i) => chart(name, series.t_ms, series[name], ev, i));
-  $('#charts').replaceChildren(...(charts.length ? charts : [h('p', { class: 'none' }, 'This report has no time series.')]));
+  const charts = names.map((name, i) => chart(name, view.tMs, view.columns[name], ev, i));
+  const note = view.label ? [h('p', { class: 'none', id: 'tier-note' }, view.label)] : [];
+  $('#charts').replaceChildren(...note, ...(charts.length ? charts : [h('p', { class: 'none' }, 'This report has no time series.')]));
 }
 
 function chart(name, tMs, values, ev, index) {
