@@ -71,11 +71,21 @@ fn sample(s: u64, rng: &mut Rng) -> [(&'static str, f64); 12] {
     [
         (metrics::SYS_CPU, 100.0 * load * (0.8 + 0.4 * rng.unit())),
         (metrics::SYS_MEM, 55.0 + 5.0 * load + rng.unit()),
-        (metrics::SYS_MEM_AVAILABLE, 7e9 - load * 1e9 - (rng.unit() * 1e4).floor() * 4096.0),
+        (
+            metrics::SYS_MEM_AVAILABLE,
+            7e9 - load * 1e9 - (rng.unit() * 1e4).floor() * 4096.0,
+        ),
         (metrics::SYS_LOAD1, (load * 4.0 * 100.0).round() / 100.0),
         (metrics::NET_RX, (load * 2e6 * (0.5 + rng.unit())).floor()),
         (metrics::NET_TX, (load * 5e6 * (0.5 + rng.unit())).floor()),
-        (metrics::DISK_READ, if rng.unit() < 0.9 { 0.0 } else { (rng.unit() * 1e3).floor() * 4096.0 }),
+        (
+            metrics::DISK_READ,
+            if rng.unit() < 0.9 {
+                0.0
+            } else {
+                (rng.unit() * 1e3).floor() * 4096.0
+            },
+        ),
         (metrics::DISK_WRITE, (rng.unit() * 50.0).floor() * 4096.0),
         (metrics::PROC_CPU, 80.0 * load * (0.7 + 0.6 * rng.unit())),
         (metrics::PROC_RSS, rss),
