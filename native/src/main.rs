@@ -669,9 +669,7 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
                 }
             }
             MonitorEvent::Checkpoint(Some(error)) => {
-                if tty {
-                    eprint!("\r\x1b[K");
-                }
+                status.clear();
                 eprintln!("perfopt: warning: {error}");
             }
             MonitorEvent::TargetExited(code) => {
@@ -682,9 +680,7 @@ async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<MonitorEv
                 }
             }
             MonitorEvent::TargetKilled(signal) => {
-                if tty {
-                    eprint!("\r\x1b[K");
-                }
+                status.clear();
                 eprintln!("perfopt: target was killed by signal {signal}");
             }
             _ => {}

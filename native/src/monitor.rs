@@ -45,8 +45,9 @@ pub struct MonitorConfig {
     /// How the target's RSS is analysed for leaks (`limit_bytes` defaults to the memory
     /// limit the sampler sees).
     pub leak: LeakConfig,
-    /// Write the report to this file (atomically) every `Checkpoint::every`, so a kill loses
-    /// at most one interval.
+    /// Write the report to this file (atomically) every `Checkpoint::every` — or, when a
+    /// write takes longer than 1/500 of that, every 500 write times — so a kill loses at most
+    /// one interval.
     pub checkpoint: Option<Checkpoint>,
     /// Continue this report (series, rollups, summaries, alert states) instead of starting
     /// a new one; its rules and leak settings are kept.
@@ -408,8 +409,11 @@ impl Monitor {
             if let (Some(due), Some(c)) = (next_checkpoint, &self.config.checkpoint)
                 && now >= due
             {
-                next_checkpoint = Some(now.saturating_add(c.every));
                 let result = self.checkpoint(&c.path).await;
+                // A big report (weeks of rollups) takes long to write: space the writes so
+                // they never take more than 1/500 of the time (0.2 % of a core).
+                let took = clock::now().saturating_duration_since(now);
+                next_checkpoint = Some(now.saturating_add(c.every.max(took.saturating_mul(500))));
                 self.emit(MonitorEvent::Checkpoint(result.err()));
             }
         }

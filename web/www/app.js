@@ -712,13 +712,34 @@ let chartObserver = null;
 /** x values (Unix seconds) of every sample, shared by every chart */
 let xs = [];
 
+/** What the charts draw: the full-resolution series, or a rollup tier (see tierOnScreen). */
+let view = { label: null, tMs: [], columns: {} };
+
+// The tier to draw: the full-resolution series while it covers the whole run, else the
+// finest rollup tier that reaches further back (at most 5000 rows; its per-step mean), so a
+// month-long report shows the month rather than its last day.
+function tierOnScreen(data) {
+  const { series, rollups } = data;
+  const t = series.t_ms;
+  const full = { label: null, tMs: t, columns: series };
+  if (!Array.isArray(rollups) || !rollups.length || !t.length || t[0] <= rollups[0].step_ms) return full;
+  const reaching = rollups.filter((r) => r.t_ms.length && r.t_ms[0] < t[0]);
+  if (!reaching.length) return full;
+  const tier = reaching.find((r) => r.t_ms.length <= 5000) ?? reaching[reaching.length - 1];
+  const columns = { t_ms: tier.t_ms };
+  for (const [name, m] of Object.entries(tier.metrics)) columns[name] = m.mean;
+  const step = tier.step_ms >= 3600000 ? `${tier.step_ms / 3600000} h` : `${tier.step_ms / 60000} min`;
+  return { label: `Whole run: ${step} rollup (mean of each step); the last ${fmtT(t[t.length - 1] - t[0])} are kept at full resolution.`, tMs: tier.t_ms, columns };
+}
+
 function buildXs() {
   const t0 = state.data.meta.started_at;
-  xs = state.data.series.t_ms.map((t) => (t0 + t) / 1000);
+  view = tierOnScreen(state.data);
+  xs = view.tMs.map((t) => (t0 + t) / 1000);
 }
 
 function seriesNames() {
-  const names = Object.keys(state.data.series).filter((k) => k !== 't_ms');
+  const names = Object.keys(view.columns).filter((k) => k !== 't_ms');
   names.sort((a, b) => (METRIC_ORDER.get(a) ?? 1e6) - (METRIC_ORDER.get(b) ?? 1e6) || a.localeCompare(b));
   return names;
 }
@@ -741,7 +762,8 @@ function renderCharts() {
       if (c && !c.u) drawChart(c);
     }
   }, { rootMargin: '400px 0px' });
-  $('#charts').replaceChildren(...names.map((name, i) => chartFigure(name, i)));
+  const note = view.label ? [h('p', { class: 'none', id: 'tier-note' }, view.label)] : [];
+  $('#charts').replaceChildren(...note, ...names.map((name, i) => chartFigure(name, i)));
 }
 
 /** Live update or rule change: new data and marks, same charts (and the same zoom). */
@@ -755,7 +777,7 @@ function refreshCharts() {
   for (const c of charts.values()) {
     updateChartHead(c);
     if (!c.u) continue;
-    c.u.setData([xs, state.data.series[c.name]], !state.span);
+    c.u.setData([xs, view.columns[c.name]], !state.span);
     if (state.span) applySpanTo(c.u);
   }
 }
@@ -776,7 +798,7 @@ function chartFigure(name, index) {
 }
 
 function updateChartHead(c) {
-  const values = state.data.series[c.name];
+  const values = view.columns[c.name];
   const unit = unitOf(c.name);
   let last = null;
   for (let i = values.length - 1; i >= 0; i--) {
@@ -848,7 +870,7 @@ function drawChart(c) {
     },
   };
   const started = performance.now();
-  c.u = new uPlot(opts, [xs, state.data.series[name]], c.plot);
+  c.u = new uPlot(opts, [xs, view.columns[name]], c.plot);
   marks.chart_ms = (marks.chart_ms ?? 0) + (performance.now() - started);
   marks.charts = (marks.charts ?? 0) + 1;
   c.plot.addEventListener('dblclick', () => setSpan(null));
@@ -899,8 +921,8 @@ function showCursor(u, c, unit) {
   const i = u.cursor.idx;
   const box = c.head.querySelector('.chart-last');
   if (i === null || i === undefined) { updateChartHead(c); return; }
-  const v = state.data.series[c.name][i];
-  box.replaceChildren(h('span', { class: 'muted' }, `${fmtClock(xs[i] * 1000, false)} · t = ${fmtT(state.data.series.t_ms[i])} `),
+  const v = view.columns[c.name][i];
+  box.replaceChildren(h('span', { class: 'muted' }, `${fmtClock(xs[i] * 1000, false)} · t = ${fmtT(view.tMs[i])} `),
     typeof v === 'number' ? fmt(v, unit) : 'no sample');
 }
 

@@ -228,6 +228,9 @@ struct Column {
     bytes: Vec<u8>,
     enc: ValueEncoder,
     prev_min: i64,
+    /// Every value of a sealed full-resolution column is a multiple of this; the stream
+    /// holds the quotients.
+    factor: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -252,6 +255,7 @@ impl Block {
                     bytes: Vec::new(),
                     enc: ValueEncoder::default(),
                     prev_min: 0,
+                    factor: 1,
                 },
             );
         }
@@ -368,6 +372,9 @@ impl FullRes {
             c.written += 1;
         }
         Blocks::end_row(block, t, |c| c.enc.push(&mut c.bytes, None));
+        if block.len == BLOCK_ROWS {
+            seal(block);
+        }
     }
 
     /// Samples held.
@@ -400,9 +407,9 @@ impl FullRes {
             for (name, col) in &mut columns {
                 if let Some(c) = b.columns.get(name.as_str()) {
                     col.resize(col.len() + c.start, None);
-                    let scale = c.scale;
+                    let (scale, factor) = (c.scale, c.factor);
                     let _ = decode_values(&c.bytes, c.written, |q| {
-                        col.push(q.map(|q| dequantise(q, scale)));
+                        col.push(q.map(|q| dequantise(q * factor, scale)));
                     });
                 }
                 col.resize(t_ms.len(), None);
@@ -410,6 +417,35 @@ impl FullRes {
         }
         Series::from_parts(t_ms, columns)
     }
+}
+
+/// Re-encodes the columns of a full block whose values share a common factor (byte counts
+/// in whole pages, for example) as quotients, and trims spare capacity. `O(block)`, once per
+/// [`BLOCK_ROWS`] samples.
+fn seal(block: &mut Block) {
+    block.times.shrink_to_fit();
+    for c in block.columns.values_mut() {
+        let mut values = Vec::with_capacity(c.written);
+        let _ = decode_values(&c.bytes, c.written, |q| values.push(q));
+        let g = values.iter().flatten().fold(0i64, |g, &q| gcd(g, q.abs()));
+        if g > 1 && values.len() == c.written {
+            let mut bytes = Vec::new();
+            let mut enc = ValueEncoder::default();
+            for q in values {
+                enc.push(&mut bytes, q.map(|q| q / g));
+            }
+            c.bytes = bytes;
+            c.factor = g;
+        }
+        c.bytes.shrink_to_fit();
+    }
+}
+
+fn gcd(mut a: i64, mut b: i64) -> i64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 // ---------------------------------------------------------------------------------------
@@ -458,6 +494,12 @@ impl TierStore {
             c.written += 1;
         }
         Blocks::end_row(block, *t, |c| put_varint(&mut c.bytes, 0));
+        if block.len == BLOCK_ROWS {
+            block.times.shrink_to_fit();
+            for c in block.columns.values_mut() {
+                c.bytes.shrink_to_fit();
+            }
+        }
     }
 
     fn rows(&self) -> Vec<Row> {
@@ -760,5 +802,51 @@ impl Rollup {
             }
         }
         Some(dequantise(merged.max, col.scale))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_blocks_store_common_factors_and_decode_exactly() {
+        let mut full = FullRes::new(u64::MAX);
+        let mut expect_pages = Vec::new();
+        let mut expect_odd = Vec::new();
+        for i in 0..(BLOCK_ROWS as i64 * 2 + 17) {
+            let pages = (i % 7 != 3).then_some(4096 * (1000 + (i * 37) % 101));
+            let odd = (i % 5 != 0).then_some(-3 * i + 1);
+            let mut values = Vec::new();
+            if let Some(q) = pages {
+                values.push(("pages", q, 1.0));
+            }
+            if let Some(q) = odd {
+                values.push(("odd", q, 100.0));
+            }
+            full.push(i as u64 * 1000, &values);
+            expect_pages.push(pages.map(|q| q as f64));
+            expect_odd.push(odd.map(|q| q as f64 / 100.0));
+        }
+        let b = &full.blocks.blocks[0];
+        assert_eq!(b.columns["pages"].factor, 4096);
+        assert_eq!(b.columns["odd"].factor, 1);
+        let series = full.to_series();
+        assert_eq!(series.column("pages").unwrap(), &expect_pages[..]);
+        assert_eq!(series.column("odd").unwrap(), &expect_odd[..]);
+        // Quotients below 2^14 take at most two bytes each.
+        let pages_bytes = b.columns["pages"].bytes.len();
+        assert!(pages_bytes <= 2 * BLOCK_ROWS, "{pages_bytes}");
+    }
+
+    #[test]
+    fn retention_settings_are_checked() {
+        assert!(Retention::default().validate().is_ok());
+        let mut r = Retention::default();
+        r.tiers[1].step_ms = 90_000;
+        assert!(r.validate().unwrap_err().contains("multiple"));
+        r = Retention::default();
+        r.full_ms = 0;
+        assert!(r.validate().is_err());
     }
 }
