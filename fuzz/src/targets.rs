@@ -91,8 +91,8 @@ pub fn machines(data: &[u8]) {
         1 => Algorithm::Aimd(Default::default()),
         _ => Algorithm::Gradient(Default::default()),
     };
-    let mut config = LimiterConfig::with_algorithm(algorithm);
-    config.max_queue = usize::from(first % 7);
+    let mut config = LimiterConfig::new(algorithm);
+    config.max_waiters = usize::from(first % 7);
     let Ok(mut limiter) = Limiter::new(config) else {
         return;
     };

@@ -100,6 +100,7 @@ mod tests {
             threads: 0,
             mib_per_sec,
             max_mib,
+            free_every: None,
         })
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use perfopt::pool::{Backoff, CreateError, Error, Pool, PoolConfig, TcpManager};
+use perfopt::pool::{Backoff, CreateError, GetError, Pool, PoolConfig, TcpManager};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -44,13 +44,13 @@ async fn backend(mode: Arc<AtomicU8>) -> SocketAddr {
 }
 
 fn config(wait: Duration) -> PoolConfig {
-    let mut config = PoolConfig::with_max_size(2);
-    config.pool.min_idle = 0;
+    let mut config = PoolConfig::new(2);
+    config.min_idle = 0;
     let mut backoff = Backoff::default();
     backoff.initial = Duration::from_millis(20);
     backoff.max = Duration::from_millis(100);
-    config.pool.create_backoff = backoff;
-    config.wait_timeout = Some(wait);
+    config.create_backoff = backoff;
+    config.max_wait = Some(wait);
     config.create_timeout = Duration::from_millis(300);
     config
 }
@@ -132,10 +132,10 @@ async fn a_stalled_backend_is_a_timeout_within_the_deadline_then_recovers() {
     let started = Instant::now();
     let err = pool.get().await.map(|_| ()).expect_err("nothing answers");
     let waited = started.elapsed();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(matches!(err, GetError::TimedOut { .. }), "{err:?}");
     assert!(waited < wait + Duration::from_millis(500), "{waited:?}");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
-    if let Error::Timeout { last_error, .. } = &err {
+    if let GetError::TimedOut { last_error, .. } = &err {
         // Either the create timed out, or nothing had failed yet: never a hang.
         assert!(
             last_error.is_none()

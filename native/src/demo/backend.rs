@@ -96,6 +96,11 @@ impl Backend {
         )));
     }
 
+    /// The limiter commands run under.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// The profiler handlers record into.
     pub fn profiler(&self) -> &Profiler {
         &self.profiler
