@@ -289,3 +289,47 @@ fn sigkill_during_a_report_write_never_leaves_half_a_file() {
         "only {interrupted} of 24 writes were interrupted"
     );
 }
+
+#[test]
+fn serving_beyond_loopback_needs_a_token_before_anything_is_bound() {
+    let dir = TempDir::new("fault-token");
+    let out = dir.path().join("r.json");
+    assert!(
+        run(&[
+            "monitor",
+            "--interval",
+            "250ms",
+            "--duration",
+            "300ms",
+            "--out",
+            out.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    // Checked before binding: this test never listens beyond loopback.
+    let o = Command::new(perfopt_bin())
+        .args(["serve", "--addr", "0.0.0.0:0"])
+        .arg(&out)
+        .env_remove("PERFOPT_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("refusing to serve on 0.0.0.0:0 without a token")
+            && stderr.contains("--token"),
+        "{stderr}"
+    );
+    let o = run(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--token",
+        "short",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("too short"));
+}
