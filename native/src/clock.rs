@@ -20,8 +20,10 @@ pub fn now() -> Instant {
     Instant::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
-/// Monotonic now from the cheapest clock precise enough for a permit's latency (the
-/// adaptive limiter reads it twice per permit). Same origin as [`now`].
+/// Monotonic now for a permit's latency (the adaptive limiter reads it twice per permit).
+/// Same origin as [`now`]. Today it is the same monotonic clock as [`now`]; it is the one
+/// place to switch to a cheaper (TSC-based) clock, measured by the `breakdown/clock_*` rows
+/// of `native/benches/limiter_pool.rs`.
 #[inline]
 pub fn fast_now() -> Instant {
     now()
