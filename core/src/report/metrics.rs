@@ -337,7 +337,7 @@ pub fn format_value(value: f64, unit: Unit) -> String {
                 format!("{value:.2} ms")
             }
         }
-        Unit::Count if value.abs() >= 10_000.0 && value.fract() == 0.0 && value.abs() < 1e18 => {
+        Unit::Count if value.abs() >= 10_000.0 && value % 1.0 == 0.0 && value.abs() < 1e18 => {
             group_thousands(value as i64)
         }
         Unit::Count => format!("{value:.2}"),
