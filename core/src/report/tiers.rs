@@ -876,8 +876,8 @@ pub(crate) struct ScaleMismatch {
 /// row mixes windows shifted by `offset mod step` (less than one step).
 pub(crate) fn merge_rollups(inputs: &[(u64, &[Rollup])]) -> Result<Vec<Rollup>, ScaleMismatch> {
     // step -> (span, row start -> metric -> (scale, agg))
-    let mut tiers: BTreeMap<u64, (u64, BTreeMap<u64, BTreeMap<String, (f64, Agg)>>)> =
-        BTreeMap::new();
+    type Aggs = BTreeMap<String, (f64, Agg)>;
+    let mut tiers: BTreeMap<u64, (u64, BTreeMap<u64, Aggs>)> = BTreeMap::new();
     for (input, &(offset, rollups)) in inputs.iter().enumerate() {
         for r in rollups {
             let step = r.step_ms.max(1);
