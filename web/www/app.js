@@ -395,6 +395,10 @@ function onDelta(text) {
     if (data.series[name]) continue;
     data.series[name] = new Array(n).fill(null).concat(fresh);
   }
+  dropBefore(data.series, d.series_from_ms);
+  data.rollups = spliceRollups(data.rollups || [], d.rollups || []);
+  if (!data.rollups.length) delete data.rollups;
+  if (d.retention) data.retention = d.retention; else delete data.retention;
   for (const a of d.alerts) data.alerts.push(a);
   data.summaries = d.summaries;
   data.recommendations = d.recommendations;
@@ -420,6 +424,56 @@ function onDelta(text) {
   renderComponents();
   renderProfile();
   document.body.dataset.samples = String(data.series.t_ms.length);
+}
+
+/** Drops the samples before `from` (what the server dropped by retention), and the
+ * columns left without a value: core's `Series::drop_before`. */
+function dropBefore(series, from) {
+  if (from == null) return;
+  let n = 0;
+  while (n < series.t_ms.length && series.t_ms[n] < from) n++;
+  if (n === 0) return;
+  for (const [name, col] of Object.entries(series)) {
+    col.splice(0, n);
+    if (name !== 't_ms' && col.every((v) => v == null)) delete series[name];
+  }
+}
+
+const ROLLUP_FIELDS = ['count', 'min', 'max', 'mean', 'histogram'];
+
+/** A delta's rollup rows replace the tier's rows from their first on; rows before
+ * `keep_from_ms` go (core's `Rollup::splice`). */
+function spliceRollups(tiers, deltas) {
+  return deltas.map((d, i) => {
+    const rows = d.rows;
+    const tier = tiers[i] && tiers[i].step_ms === rows.step_ms
+      ? tiers[i] : { step_ms: rows.step_ms, span_ms: rows.span_ms, t_ms: [], metrics: {} };
+    let cut = tier.t_ms.length;
+    if (rows.t_ms.length) {
+      cut = 0;
+      while (cut < tier.t_ms.length && tier.t_ms[cut] < rows.t_ms[0]) cut++;
+    }
+    const t = tier.t_ms.slice(0, cut).concat(rows.t_ms);
+    const metrics = {};
+    for (const name of new Set([...Object.keys(tier.metrics), ...Object.keys(rows.metrics)])) {
+      const old = tier.metrics[name];
+      const fresh = rows.metrics[name];
+      const col = { scale: (fresh || old).scale };
+      for (const f of ROLLUP_FIELDS) {
+        const empty = f === 'count' ? 0 : f === 'histogram' ? [] : null;
+        const head = old ? old[f].slice(0, cut) : new Array(cut).fill(empty);
+        col[f] = head.concat(fresh ? fresh[f] : new Array(rows.t_ms.length).fill(empty));
+      }
+      metrics[name] = col;
+    }
+    let lo = 0;
+    if (d.keep_from_ms != null) while (lo < t.length && t[lo] < d.keep_from_ms) lo++;
+    for (const [name, col] of Object.entries(metrics)) {
+      for (const f of ROLLUP_FIELDS) col[f] = col[f].slice(lo);
+      if (col.count.every((c) => c === 0)) delete metrics[name];
+    }
+    return { step_ms: rows.step_ms, span_ms: rows.span_ms, t_ms: t.slice(lo), metrics };
+  });
 }
 
 async function reloadLive() {

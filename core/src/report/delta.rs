@@ -3,10 +3,13 @@
 //!
 //! A reader's position is a [`Cursor`]: the time of the last sample it has and how many
 //! alert records it has. [`Delta::since`] builds the change from a cursor (new samples and
-//! alerts; the bounded parts — summaries with their histograms, recommendations, components,
-//! `meta.ended_at` — whole), and [`apply`] appends it to the reader's copy. Applying the
-//! deltas of every step to the first report gives exactly the last one, so a reader that
-//! reconnects with its cursor catches up without a gap.
+//! alerts; per rollup tier only the rows from the one holding the cursor's last sample on —
+//! the last row of a tier is partial and changes; the bounded parts — summaries with their
+//! histograms, recommendations, components, `meta.ended_at` — whole; and where each tier
+//! now starts), and [`apply`] appends it to the reader's copy and drops what the report
+//! dropped by retention, so the copy stays as bounded as the report. Applying the deltas of
+//! every step to the first report gives exactly the last one, so a reader that reconnects
+//! with its cursor catches up without a gap.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -16,7 +19,10 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AlertRecord, MemoryAnalysis, MetricSummary, ProfileRow, Recommendation, Report};
+use super::{
+    AlertRecord, MemoryAnalysis, MetricSummary, ProfileRow, Recommendation, Report, Retention,
+    Rollup,
+};
 
 /// A reader's position in a live report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +85,16 @@ pub struct Delta {
     pub t_ms: Vec<u64>,
     /// Values of the new samples, per metric (metrics with no value among them left out).
     pub series: BTreeMap<String, Vec<Option<f64>>>,
+    /// First `t_ms` the report keeps now (older samples were dropped by retention), `None`
+    /// when it holds no sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_from_ms: Option<u64>,
+    /// Per rollup tier (finest first), the new or changed rows and where the tier starts now.
+    #[serde(default)]
+    pub rollups: Vec<RollupDelta>,
+    /// The report's retention settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     /// New alert records.
     pub alerts: Vec<AlertRecord>,
     /// Every summary now (bounded: one histogram per metric).
@@ -92,6 +108,18 @@ pub struct Delta {
     /// The memory analysis now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryAnalysis>,
+}
+
+/// The change of one rollup tier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RollupDelta {
+    /// First row start the tier keeps now (older rows were dropped by its span), `None` when
+    /// it has no row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_from_ms: Option<u64>,
+    /// The rows from the one holding the cursor's last sample on (every row from the empty
+    /// cursor): they replace the reader's rows from the first of them on.
+    pub rows: Rollup,
 }
 
 /// Why a delta does not apply.
@@ -155,12 +183,27 @@ impl Delta {
                 }
             }
         }
+        let rollups = report
+            .rollups
+            .iter()
+            .map(|r| {
+                let step = r.step_ms.max(1);
+                let first_row = from.last_t_ms.map_or(0, |last| last - last % step);
+                RollupDelta {
+                    keep_from_ms: r.t_ms.first().copied(),
+                    rows: r.tail(first_row),
+                }
+            })
+            .collect();
         Delta {
             from,
             to: now,
             ended_at: report.meta.ended_at,
             t_ms: t[lo..].to_vec(),
             series,
+            series_from_ms: t.first().copied(),
+            rollups,
+            retention: report.retention.clone(),
             alerts: report.alerts[from.alerts..].to_vec(),
             summaries: report.summaries.clone(),
             recommendations: report.recommendations.clone(),
@@ -196,6 +239,30 @@ pub fn apply(report: &mut Report, delta: &Delta) -> Result<(), DeltaError> {
             .filter_map(|(name, col)| col.get(i).copied().flatten().map(|v| (name.as_str(), v)));
         report.series.push(t, values);
     }
+    if let Some(first) = delta.series_from_ms {
+        report.series.drop_before(first);
+    }
+    report.rollups.truncate(delta.rollups.len());
+    for (i, d) in delta.rollups.iter().enumerate() {
+        if report
+            .rollups
+            .get(i)
+            .is_none_or(|r| r.step_ms != d.rows.step_ms)
+        {
+            let empty = Rollup {
+                step_ms: d.rows.step_ms,
+                span_ms: d.rows.span_ms,
+                t_ms: Vec::new(),
+                metrics: BTreeMap::new(),
+            };
+            match report.rollups.get_mut(i) {
+                Some(r) => *r = empty,
+                None => report.rollups.push(empty),
+            }
+        }
+        report.rollups[i].splice(&d.rows, d.keep_from_ms);
+    }
+    report.retention = delta.retention.clone();
     report.alerts.extend(delta.alerts.iter().cloned());
     report.summaries = delta.summaries.clone();
     report.recommendations = delta.recommendations.clone();
@@ -263,6 +330,95 @@ mod tests {
         assert!(err.to_string().contains("reload the report"), "{err}");
         let nothing = Delta::since(&final_report, Cursor::of(&behind));
         assert!(nothing.is_empty_since(final_report.meta.ended_at));
+    }
+
+    #[test]
+    fn deltas_carry_changed_rollup_rows_and_drop_what_retention_dropped() {
+        use crate::report::{Retention, TierSpec};
+        let mut rec = recorder();
+        // Blocks of 512 rows are dropped whole: 1 s samples cross the full-resolution span
+        // after ~612 s, the 2 s tier after ~1044 s, the 4 s tier after ~2088 s.
+        rec.set_retention(Retention {
+            full_ms: 100_000,
+            tiers: vec![
+                TierSpec {
+                    step_ms: 2_000,
+                    span_ms: 20_000,
+                },
+                TierSpec {
+                    step_ms: 4_000,
+                    span_ms: 40_000,
+                },
+            ],
+        })
+        .unwrap();
+        let mut reader = rec.report(Instant::ZERO);
+        let mut behind = reader.clone();
+        let mut max_series = 0;
+        for s in 1..=2_600u64 {
+            let mut values = vec![(metrics::SYS_CPU, (s % 97) as f64)];
+            if s % 5 == 0 {
+                values.push((metrics::CACHE_HIT_RATE, (s % 13) as f64));
+            }
+            rec.handle_sample(Instant::from_secs(s), values);
+            let now = rec.report(Instant::from_secs(s));
+            let d = Delta::since(&now, Cursor::of(&reader));
+            assert_eq!(d.t_ms.len(), 1);
+            for r in &d.rollups {
+                // Only the row holding the cursor's last sample and the ones after it.
+                assert!(
+                    r.rows.t_ms.len() <= 2,
+                    "after sample {s}: {:?}",
+                    r.rows.t_ms
+                );
+            }
+            apply(&mut reader, &d).unwrap();
+            assert_eq!(reader, now, "after sample {s}");
+            max_series = max_series.max(reader.series.len());
+            // A reader that is away for a while catches up from its cursor through JSON.
+            if s % 97 == 0 {
+                let d = Delta::since(&now, Cursor::of(&behind));
+                let text = serde_json::to_string(&d).unwrap();
+                let d: Delta = serde_json::from_str(&text).unwrap();
+                apply(&mut behind, &d).unwrap();
+                assert_eq!(behind, now, "catching up at {s}");
+            }
+        }
+        // Retention dropped old data on the server and the reader alike.
+        assert!(max_series < 1_200, "{max_series} samples held");
+        assert!(reader.series.t_ms()[0] > 400_000, "full resolution dropped");
+        for r in &reader.rollups {
+            assert!(
+                r.t_ms[0] > 0 && r.t_ms.len() < 1_100,
+                "tier {} dropped",
+                r.step_ms
+            );
+        }
+        // The finest tier's last row is the open one, holding the last sample; a coarser
+        // tier gets a finer row when it closes.
+        assert_eq!(reader.rollups[0].t_ms.last(), Some(&2_600_000));
+        for r in &reader.rollups[1..] {
+            assert!(
+                r.t_ms
+                    .last()
+                    .is_some_and(|&t| t + 2 * r.step_ms > 2_600_000)
+            );
+        }
+        // A reader whose last sample the server no longer holds starts over.
+        let stale = Cursor {
+            started_at: 5_000,
+            last_t_ms: Some(1_000),
+            alerts: 0,
+        };
+        let now = rec.report(Instant::from_secs(2_600));
+        let d = Delta::since(&now, stale);
+        assert_eq!(d.from.last_t_ms, None);
+        let mut fresh = recorder();
+        fresh.set_retention(now.retention.clone().unwrap()).unwrap();
+        let mut fresh = fresh.report(Instant::ZERO);
+        fresh.meta.ended_at = 0;
+        apply(&mut fresh, &d).unwrap();
+        assert_eq!(fresh, now);
     }
 
     #[test]

@@ -20,6 +20,17 @@
 //!   take the maximum over hosts, an upper bound; lists are dropped.
 //! - **profile**: rows of the same scope add their calls and times; `p50_ms`, `p99_ms` and
 //!   `max_ms` take the maximum over hosts (the rows carry no histogram: an upper bound).
+//! - **rollups**: tiers of the same `step_ms` merge row by row. A host's row at `t` (from its
+//!   own start) goes to the fleet row `floor((host start − fleet start + t) / step) × step`.
+//!   When every host's start differs from the fleet's start by a multiple of the step (hosts
+//!   started on the same minute boundary, say), rows cover the same windows and merge
+//!   **exactly**: counts add, min and max are those of the rows, histograms add bucket by
+//!   bucket (so percentiles of the merged rows are those of the union of the hosts' values,
+//!   within the histogram's 1/32 bound), means are weighted by count. Otherwise a fleet row
+//!   mixes host windows shifted by `offset mod step` (less than one step): the aggregates
+//!   are still exact over the values merged, but its window is approximate by that shift.
+//!   A tier span is the longest of the hosts'; `retention` is kept when every input has the
+//!   same, else absent. Rollups of one metric at different scales are refused.
 //! - **memory** (a leak verdict is about one process) is dropped.
 //! - **meta**: `host` lists the sorted distinct hosts, the span covers every input.
 //!
@@ -34,6 +45,7 @@ use core::fmt;
 use core::time::Duration;
 
 use super::metrics::{self, Unit};
+use super::tiers::merge_rollups;
 use super::{MetricSummary, ProfileRow, Report, SCHEMA, Series, evaluate};
 
 /// Why reports could not be merged. Every variant names the offending input.
@@ -62,6 +74,13 @@ pub enum MergeError {
     },
     /// An input records a metric in another unit than the first input that has it.
     Unit {
+        /// The input's name.
+        name: String,
+        /// The metric.
+        metric: String,
+    },
+    /// An input's rollups count a metric at another scale than an input before it.
+    Scale {
         /// The input's name.
         name: String,
         /// The metric.
@@ -97,6 +116,11 @@ impl fmt::Display for MergeError {
             MergeError::Unit { name, metric } => write!(
                 f,
                 "{name}: summaries.{metric} has another unit than in the reports before it"
+            ),
+            MergeError::Scale { name, metric } => write!(
+                f,
+                "{name}: rollups count {metric} at another scale than the reports before it; \
+                 merge reports written by the same perfopt version"
             ),
             MergeError::Rules { name, first } => write!(
                 f,
@@ -202,6 +226,21 @@ pub fn merge<'a>(
             first: first_name.to_string(),
         })?;
 
+    let offsets: Vec<(u64, &[super::Rollup])> = inputs
+        .iter()
+        .map(|(_, r)| (r.meta.started_at - started_at, r.rollups.as_slice()))
+        .collect();
+    let rollups = merge_rollups(&offsets).map_err(|e| MergeError::Scale {
+        name: inputs[e.input].0.to_string(),
+        metric: e.metric,
+    })?;
+    // The same settings everywhere are the fleet's; otherwise none is stated.
+    let retention = first.retention.clone().filter(|r| {
+        inputs
+            .iter()
+            .all(|(_, other)| other.retention.as_ref() == Some(r))
+    });
+
     let hosts: BTreeSet<&str> = inputs.iter().map(|(_, r)| r.meta.host.as_str()).collect();
     let mut meta = first.meta.clone();
     meta.host = hosts.into_iter().collect::<Vec<_>>().join(", ");
@@ -233,10 +272,8 @@ pub fn merge<'a>(
         rules: first.rules.clone(),
         alerts,
         recommendations,
-        // The merged report holds the hosts' full-resolution samples; rollup rows are not
-        // merged across hosts (their rows start at each host's own report start).
-        rollups: Vec::new(),
-        retention: None,
+        rollups,
+        retention,
     })
 }
 
@@ -463,6 +500,7 @@ mod tests {
     use crate::rules::default_rules;
     use crate::stats::Histogram;
     use alloc::format;
+    use alloc::vec;
     use rand::{Rng, SeedableRng};
 
     fn meta(host: &str, started_at: u64, interval_ms: u64) -> Meta {
@@ -548,6 +586,88 @@ mod tests {
         assert_eq!(fleet.meta.started_at, 1_000_000);
         assert_eq!(fleet.meta.ended_at, 1_004_200);
         assert_eq!(fleet.meta.host, "a, b");
+    }
+
+    /// A host whose CPU samples are `cpu`, one a second.
+    fn host_with(name: &str, start: u64, cpu: &[f64]) -> Report {
+        let mut rec = Recorder::new(Instant::ZERO, meta(name, start, 1000), Vec::new()).unwrap();
+        for (i, &v) in cpu.iter().enumerate() {
+            rec.handle_sample(Instant::from_secs(i as u64 + 1), [(metrics::SYS_CPU, v)]);
+        }
+        rec.report(Instant::from_secs(cpu.len() as u64))
+    }
+
+    #[test]
+    fn merged_rollups_give_the_percentiles_of_the_union() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let a: Vec<f64> = (0..300).map(|_| rng.random_range(0.0..100.0)).collect();
+        let b: Vec<f64> = (0..420).map(|_| rng.random_range(20.0..60.0)).collect();
+        // b starts two minutes later: its 1-min rows cover the same minutes as a's.
+        let (ra, rb) = (host_with("a", 600_000, &a), host_with("b", 720_000, &b));
+        let fleet = merge([("a", &ra), ("b", &rb)]).unwrap();
+        fleet.validate().unwrap();
+        assert_eq!(fleet.retention, ra.retention);
+        assert_eq!(fleet.rollups.len(), 2);
+        let minute = &fleet.rollups[0];
+        assert_eq!(minute.step_ms, 60_000);
+        assert_eq!(minute.t_ms, (0..10).map(|m| m * 60_000).collect::<Vec<_>>());
+        let col = &minute.metrics[metrics::SYS_CPU];
+        // Row counts add: a has 59 + 60×4 + 1 samples in minutes 0..=5, b 59 + … from 2.
+        assert_eq!(col.count.iter().sum::<u64>(), 720);
+        assert_eq!(col.count[3], 120, "both hosts' whole minute");
+        let mean3 = (a[179..239].iter().sum::<f64>() + b[59..119].iter().sum::<f64>()) / 120.0;
+        assert!((col.mean[3].unwrap() - mean3).abs() < 0.01, "mean by count");
+        let mut all: Vec<f64> = a
+            .iter()
+            .chain(&b)
+            .map(|v| (v * 100.0).round() / 100.0)
+            .collect();
+        all.sort_by(f64::total_cmp);
+        // The minute tier holds every value (its last rows are open); the hour tier gets a
+        // minute row when it closes.
+        for tier in &fleet.rollups[..1] {
+            for q in [0.01, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                let rank = ((q * all.len() as f64).ceil() as usize).max(1);
+                let exact = all[rank - 1];
+                let got = tier.quantile(metrics::SYS_CPU, 0, u64::MAX, q).unwrap();
+                assert!(
+                    (got - exact).abs() <= exact / 32.0 + 0.01,
+                    "step {} q {q}: {got} vs {exact}",
+                    tier.step_ms
+                );
+            }
+        }
+        // The hour tier: one row, without each host's open minute (1 sample each).
+        assert_eq!(fleet.rollups[1].metrics[metrics::SYS_CPU].count, vec![718]);
+        // Order does not matter.
+        assert_eq!(merge([("b", &rb), ("a", &ra)]).unwrap(), fleet);
+    }
+
+    #[test]
+    fn misaligned_hosts_floor_their_rows_onto_the_fleet_grid() {
+        let a = host_with("a", 0, &[10.0; 120]);
+        // c starts 30 s into a's minute: its rows land on the fleet row their start falls in.
+        let c = host_with("c", 30_000, &[50.0; 120]);
+        let fleet = merge([("a", &a), ("c", &c)]).unwrap();
+        fleet.validate().unwrap();
+        let minute = &fleet.rollups[0];
+        assert_eq!(minute.t_ms, vec![0, 60_000, 120_000]);
+        let col = &minute.metrics[metrics::SYS_CPU];
+        // c's row 0 (its seconds 1..59, fleet time 31..89 s) joins fleet row 0.
+        assert_eq!(col.count, vec![59 + 59, 60 + 60, 1 + 1]);
+        assert_eq!(col.max[0], Some(50.0));
+        let mut d = host_with("d", 0, &[1.0]);
+        d.rollups[0]
+            .metrics
+            .get_mut(metrics::SYS_CPU)
+            .unwrap()
+            .scale = 7.0;
+        let e = merge([("a", &a), ("d.json", &d)]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("d.json: rollups count sys_cpu_pct at another scale"),
+            "{e}"
+        );
     }
 
     #[test]

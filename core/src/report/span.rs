@@ -59,6 +59,17 @@ pub fn span_summaries(
     out
 }
 
+/// `round(value * unit.scale())` as a histogram value; negative values count as zero.
+fn to_raw(value: f64, unit: super::metrics::Unit) -> u64 {
+    let scaled = value * unit.scale();
+    if scaled > 0.0 {
+        // `as` saturates for values beyond u64 and the +0.5 rounds half up.
+        (scaled + 0.5) as u64
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,16 +113,5 @@ mod tests {
         assert!(empty.is_empty());
         let reversed = span_summaries(&report.series, 20_000, 10_000);
         assert!(reversed.is_empty());
-    }
-}
-
-/// `round(value * unit.scale())` as a histogram value; negative values count as zero.
-fn to_raw(value: f64, unit: super::metrics::Unit) -> u64 {
-    let scaled = value * unit.scale();
-    if scaled > 0.0 {
-        // `as` saturates for values beyond u64 and the +0.5 rounds half up.
-        (scaled + 0.5) as u64
-    } else {
-        0
     }
 }

@@ -805,6 +805,169 @@ impl Rollup {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Live deltas and fleet merges
+
+impl Rollup {
+    /// A copy of the rows starting at or after `from_ms` (columns without a value among
+    /// them left out).
+    pub(crate) fn tail(&self, from_ms: u64) -> Rollup {
+        let lo = self.t_ms.partition_point(|&t| t < from_ms);
+        let metrics = self
+            .metrics
+            .iter()
+            .filter(|(_, c)| c.count.get(lo..).is_some_and(|n| n.iter().any(|&n| n > 0)))
+            .map(|(name, c)| {
+                let col = RollupColumn {
+                    scale: c.scale,
+                    count: c.count[lo..].to_vec(),
+                    min: c.min[lo..].to_vec(),
+                    max: c.max[lo..].to_vec(),
+                    mean: c.mean[lo..].to_vec(),
+                    histogram: c.histogram[lo..].to_vec(),
+                };
+                (name.clone(), col)
+            })
+            .collect();
+        Rollup {
+            step_ms: self.step_ms,
+            span_ms: self.span_ms,
+            t_ms: self.t_ms[lo..].to_vec(),
+            metrics,
+        }
+    }
+
+    /// Replaces the rows from `tail`'s first on by `tail`'s rows, then drops the rows
+    /// before `keep_from_ms` and the columns left without a value.
+    pub(crate) fn splice(&mut self, tail: &Rollup, keep_from_ms: Option<u64>) {
+        self.step_ms = tail.step_ms;
+        self.span_ms = tail.span_ms;
+        let cut = tail.t_ms.first().map_or(self.t_ms.len(), |&first| {
+            self.t_ms.partition_point(|&t| t < first)
+        });
+        self.t_ms.truncate(cut);
+        self.t_ms.extend_from_slice(&tail.t_ms);
+        for (name, c) in &tail.metrics {
+            let col = self
+                .metrics
+                .entry(name.clone())
+                .or_insert_with(|| RollupColumn::empty(c.scale, cut));
+            col.keep(0..cut);
+            col.count.extend_from_slice(&c.count);
+            col.min.extend_from_slice(&c.min);
+            col.max.extend_from_slice(&c.max);
+            col.mean.extend_from_slice(&c.mean);
+            col.histogram.extend_from_slice(&c.histogram);
+        }
+        let rows = self.t_ms.len();
+        for (name, col) in &mut self.metrics {
+            if !tail.metrics.contains_key(name) {
+                col.keep(0..cut);
+                col.append(&RollupColumn::empty(col.scale, rows - cut));
+            }
+        }
+        let lo = keep_from_ms.map_or(0, |k| self.t_ms.partition_point(|&t| t < k));
+        self.t_ms.drain(..lo);
+        for col in self.metrics.values_mut() {
+            col.keep(lo..rows);
+        }
+        self.metrics.retain(|_, c| c.count.iter().any(|&n| n > 0));
+    }
+}
+
+impl RollupColumn {
+    /// Keeps rows `range` only (a prefix cut is a no-op when the column is already that
+    /// short).
+    fn keep(&mut self, range: core::ops::Range<usize>) {
+        let (lo, hi) = (range.start, range.end.min(self.count.len()));
+        if hi == self.count.len() && lo == 0 {
+            return;
+        }
+        fn cut<T>(v: &mut Vec<T>, lo: usize, hi: usize) {
+            v.truncate(hi);
+            v.drain(..lo.min(v.len()));
+        }
+        cut(&mut self.count, lo, hi);
+        cut(&mut self.min, lo, hi);
+        cut(&mut self.max, lo, hi);
+        cut(&mut self.mean, lo, hi);
+        cut(&mut self.histogram, lo, hi);
+    }
+
+    fn append(&mut self, other: &RollupColumn) {
+        self.count.extend_from_slice(&other.count);
+        self.min.extend_from_slice(&other.min);
+        self.max.extend_from_slice(&other.max);
+        self.mean.extend_from_slice(&other.mean);
+        self.histogram.extend_from_slice(&other.histogram);
+    }
+}
+
+/// Why rollups do not merge: a metric with different scales in two inputs.
+pub(crate) struct ScaleMismatch {
+    /// Index of the input.
+    pub(crate) input: usize,
+    /// The metric.
+    pub(crate) metric: String,
+}
+
+/// Merges the rollup tiers of several reports, each given with its start offset (ms) from
+/// the merged report's start. Tiers of the same `step_ms` merge; a row at offset + `t` goes
+/// to the merged row `floor((offset + t) / step) × step`: exact (count, min, max, histogram;
+/// mean weighted by count) when every offset is a multiple of the step, otherwise a merged
+/// row mixes windows shifted by `offset mod step` (less than one step).
+pub(crate) fn merge_rollups(inputs: &[(u64, &[Rollup])]) -> Result<Vec<Rollup>, ScaleMismatch> {
+    // step -> (span, row start -> metric -> (scale, agg))
+    type Aggs = BTreeMap<String, (f64, Agg)>;
+    let mut tiers: BTreeMap<u64, (u64, BTreeMap<u64, Aggs>)> = BTreeMap::new();
+    for (input, &(offset, rollups)) in inputs.iter().enumerate() {
+        for r in rollups {
+            let step = r.step_ms.max(1);
+            let (span, rows) = tiers.entry(step).or_insert((r.span_ms, BTreeMap::new()));
+            *span = (*span).max(r.span_ms);
+            for (name, col) in &r.metrics {
+                for (i, &t) in r.t_ms.iter().enumerate() {
+                    let Some(agg) = col.agg(i) else { continue };
+                    let abs = offset.saturating_add(t);
+                    let row = rows.entry(abs - abs % step).or_default();
+                    match row.get_mut(name) {
+                        Some((scale, _)) if *scale != col.scale => {
+                            return Err(ScaleMismatch {
+                                input,
+                                metric: name.clone(),
+                            });
+                        }
+                        Some((_, acc)) => acc.merge(&agg),
+                        None => {
+                            row.insert(name.clone(), (col.scale, agg));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(tiers
+        .into_iter()
+        .map(|(step_ms, (span_ms, rows))| {
+            let mut metrics: BTreeMap<String, RollupColumn> = BTreeMap::new();
+            for (i, aggs) in rows.values().enumerate() {
+                for (name, (scale, agg)) in aggs {
+                    metrics
+                        .entry(name.clone())
+                        .or_insert_with(|| RollupColumn::empty(*scale, rows.len()))
+                        .set(i, *scale, agg);
+                }
+            }
+            Rollup {
+                step_ms,
+                span_ms,
+                t_ms: rows.keys().copied().collect(),
+                metrics,
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
