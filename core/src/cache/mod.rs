@@ -37,8 +37,8 @@
 //! traffic (keys popular for a while, then never again) wants a large window, where the
 //! cache behaves like LRU; frequency-heavy traffic wants a small one, so most of the cache
 //! is guarded by admission. A hill climber (as Caffeine's) samples the hit rate every
-//! `10 × capacity` lookups (at least 512) and moves the window by a step (6.3 % of the
-//! capacity at first, decaying by 2 % a sample) in the direction that last raised the hit
+//! `10 × capacity` lookups (at least 512) and moves the window by a step (3 % of the
+//! capacity at first, decaying by 1 % a sample) in the direction that last raised the hit
 //! rate, reversing when it fell and restarting the step when the hit rate jumps by 5
 //! points. L1's target shrinks with the main space (`l1_capacity × main / capacity`).
 //! Decisions depend only on the sequence of calls (integer arithmetic, no clock), so a

@@ -51,8 +51,8 @@ impl Default for ClimberTuning {
         ClimberTuning {
             sample_per_capacity: 10,
             min_sample: 512,
-            step_per_mille: 63,
-            decay_per_mille: 980,
+            step_per_mille: 30,
+            decay_per_mille: 990,
             restart_ppm: 50_000,
             initial_window_per_mille: 10,
             grow_first: false,
