@@ -76,7 +76,7 @@ fn every_cache_sits_below_belady_and_ours_above_lru() {
 
 /// A real trace (LIRS's `cpp`, copied from `../shared/traces` into `tests/data` so this
 /// runs anywhere) at 5, 10 and 25 % of its distinct keys: Bélády bounds every cache, and
-/// perfopt stays within 3.5 points of the best of LRU and quick_cache (today 2.6 below at
+/// perfopt stays within 3.5 points of the best of LRU and quick_cache (today 2.8 below at
 /// 10 %; issue 10 aims at 2.0 on every row of the whole suite, measured by the
 /// `cache_hit_ratio` example, not here).
 #[test]
