@@ -319,3 +319,26 @@ fn recency_grows_the_window_and_frequency_shrinks_it() {
     // Deterministic: the same calls give the same adaptation.
     assert_eq!(grow, window_path(capacity, &recency));
 }
+
+/// The demo's complaint (issue 10): a cache far from full, answering most lookups, showed
+/// L1 with 0 entries and 0 hits. Reused keys now reach L1 at their first hit after
+/// admission, full cache or not, and later hits count there.
+#[test]
+fn reused_keys_reach_l1_before_the_cache_is_full() {
+    let mut c = cache(10_000, 9_000);
+    for round in 0..4 {
+        for k in 0..500 {
+            c.get_or_insert_with(T0, k, || k + round);
+        }
+    }
+    c.validate();
+    let s = c.stats();
+    assert_eq!((s.len(), s.evictions()), (500, 0), "far from full");
+    // All reused keys but the window's newest (1 % of the capacity: 100) are in L1; the
+    // first hit promoted each, the two later rounds hit it there.
+    let window = c.window_capacity;
+    assert_eq!(window, 100);
+    assert_eq!((s.l1.len, s.l2.len), (500 - window, window), "{s:?}");
+    assert_eq!(s.l1.hits, 2 * (500 - window), "{s:?}");
+    assert!(s.hit_rate() > 0.7);
+}
