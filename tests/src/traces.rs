@@ -118,6 +118,93 @@ pub fn percent(hits: u64, requests: usize) -> f64 {
     hits as f64 * 100.0 / requests as f64
 }
 
+/// The real traces of `../shared/traces/` (see its README), in the order of the tables.
+pub const REAL_TRACES: [&str; 9] = [
+    "multi1",
+    "multi3",
+    "zigzag",
+    "scan",
+    "cpp",
+    "backf",
+    "gcc",
+    "web12",
+    "orm-night",
+];
+/// Cache sizes a real trace is replayed at, in percent of its distinct keys.
+pub const REAL_PERCENTS: [usize; 3] = [5, 10, 25];
+
+/// The folder of the real traces: `$PERFOPT_TRACES`, else `shared/traces` next to the
+/// workspace (`../shared/traces` from the checkout).
+pub fn real_traces_dir() -> std::path::PathBuf {
+    match std::env::var_os("PERFOPT_TRACES") {
+        Some(dir) => dir.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces"),
+    }
+}
+
+/// Reads the real trace `name` (`NAME.txt.gz` in [`real_traces_dir`]): one u64 key a
+/// line, gzip-compressed, decompressed by the `gzip` program.
+///
+/// # Errors
+/// A one-line message naming the file and what to do if it is missing, `gzip` fails, or
+/// a line is not a u64.
+pub fn read_real_trace(name: &str) -> Result<Trace, String> {
+    let keys = read_gz_keys(&real_traces_dir().join(format!("{name}.txt.gz")))?;
+    let name = REAL_TRACES
+        .iter()
+        .find(|&&n| n == name)
+        .copied()
+        .unwrap_or("real");
+    Ok(Trace { name, keys })
+}
+
+/// Reads a gzip-compressed trace file, one u64 key a line (as [`read_real_trace`]).
+///
+/// # Errors
+/// As [`read_real_trace`].
+pub fn read_gz_keys(path: &std::path::Path) -> Result<Vec<u64>, String> {
+    let out = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("{}: cannot run gzip ({e}); install gzip", path.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{}: gzip failed ({}); set PERFOPT_TRACES to the folder of the traces",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse_keys(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses one u64 a line (blank lines skipped).
+///
+/// # Errors
+/// `line N: "…" is not a u64 key`.
+pub fn parse_keys(text: &str) -> Result<Vec<u64>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            l.trim()
+                .parse()
+                .map_err(|_| format!("line {}: {l:?} is not a u64 key", i + 1))
+        })
+        .collect()
+}
+
+/// Distinct keys of `keys`.
+pub fn distinct(keys: &[u64]) -> usize {
+    keys.iter().collect::<std::collections::HashSet<_>>().len()
+}
+
+/// The cache size for `percent` % of `distinct` keys (at least 1).
+pub fn size_for(distinct: usize, percent: usize) -> usize {
+    (distinct * percent / 100).max(1)
+}
+
 /// A Zipf distribution over ranks `0..n`, sampled by inverting its exact CDF.
 #[derive(Clone, Debug)]
 pub struct Zipf {
@@ -202,6 +289,15 @@ mod tests {
         assert!(s[SCAN_EVERY + SCAN_LEN..].iter().all(|&k| k < 1_000));
 
         assert_eq!(looping(3, 7), [0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(parse_keys("1\n\n 22 \n"), Ok(vec![1, 22]));
+        assert_eq!(
+            parse_keys("1\nx\n"),
+            Err("line 2: \"x\" is not a u64 key".to_string())
+        );
+        assert_eq!(
+            (distinct(&[3, 1, 3]), size_for(2_001, 5), size_for(3, 5)),
+            (2, 100, 1)
+        );
         assert_eq!(percent(1, 4), 25.0);
     }
 }

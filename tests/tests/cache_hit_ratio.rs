@@ -9,7 +9,7 @@ use std::num::NonZeroUsize;
 use perfopt_core::Instant;
 use perfopt_core::cache::{Cache, CacheConfig, UnitWeigher};
 use perfopt_tests::belady;
-use perfopt_tests::traces::{self, KEYS, REQUESTS, SEED, percent};
+use perfopt_tests::traces::{self, KEYS, REAL_PERCENTS, REQUESTS, SEED, percent};
 
 fn lru_hits(trace: &[u64], capacity: usize) -> u64 {
     let mut cache = lru::LruCache::new(NonZeroUsize::new(capacity).expect("capacity > 0"));
@@ -71,5 +71,43 @@ fn every_cache_sits_below_belady_and_ours_above_lru() {
                 assert!(percent(ours, n) > 50.0, "{name} at {capacity}: ours {ours}");
             }
         }
+    }
+}
+
+/// A real trace (LIRS's `cpp`, copied from `../shared/traces` into `tests/data` so this
+/// runs anywhere) at 5, 10 and 25 % of its distinct keys: Bélády bounds every cache, and
+/// perfopt stays within 3.5 points of the best of LRU and quick_cache (today 2.8 below at
+/// 10 %; issue 10 aims at 2.0 on every row of the whole suite, measured by the
+/// `cache_hit_ratio` example, not here).
+#[test]
+fn belady_bounds_every_cache_on_a_real_trace() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/cpp.txt.gz");
+    let keys = traces::read_gz_keys(&path).expect("tests/data/cpp.txt.gz is readable");
+    assert_eq!((keys.len(), traces::distinct(&keys)), (9_047, 1_223));
+    for p in REAL_PERCENTS {
+        let capacity = traces::size_for(traces::distinct(&keys), p);
+        let mut quick = quick_cache::unsync::Cache::new(capacity);
+        let mut quick_hits = 0;
+        for &k in &keys {
+            if quick.get(&k).is_some() {
+                quick_hits += 1;
+            } else {
+                quick.insert(k, k);
+            }
+        }
+        let (lru, ours, min) = (
+            lru_hits(&keys, capacity),
+            ours_hits(&keys, capacity),
+            belady::hits(&keys, capacity),
+        );
+        for (name, hits) in [("LRU", lru), ("quick_cache", quick_hits), ("perfopt", ours)] {
+            assert!(hits <= min, "cpp at {capacity}: {name} {hits} > MIN {min}");
+        }
+        let best = percent(lru.max(quick_hits), keys.len());
+        let ours = percent(ours, keys.len());
+        assert!(
+            ours >= best - 3.5,
+            "cpp at {capacity}: ours {ours:.2} % vs best peer {best:.2} %"
+        );
     }
 }

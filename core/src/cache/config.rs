@@ -15,9 +15,12 @@ pub type DefaultHasher = foldhash::fast::RandomState;
 /// custom [`Weigher`] counts (bytes, say). Every entry weighs at least 1.
 ///
 /// # Tiers
-/// - **L1** (hot) holds entries that were hit again after they entered the cache; it never
-///   holds more than `l1_capacity`.
-/// - **L2** holds new entries and entries demoted from L1; it holds what L1 leaves free:
+/// - **L1** (hot) holds entries that were hit again after admission to the main space (a
+///   hit on probation promotes at once, full cache or not); it never holds more than
+///   `l1_capacity`, and less while the adaptive admission window is large (its target is
+///   `l1_capacity × (capacity − window) / capacity`).
+/// - **L2** holds new entries (the admission window; hits there count as L2 hits),
+///   entries admitted but not hit since, and entries demoted from L1; it holds what L1 leaves free:
 ///   at most `capacity - weight(L1)`, so always at least `capacity - l1_capacity`.
 ///
 /// Both tiers together never hold more than `capacity`. [`CacheConfig::new`] picks the

@@ -5,33 +5,46 @@
 //! [`CacheConfig::capacity`] weight units in two tiers and tells the host when entries
 //! expire. The thread-safe, sharded host with single-flight loading is `perfopt::cache`.
 //!
-//! # Policy: W-TinyLFU, mapped onto two tiers
+//! # Policy: adaptive W-TinyLFU, mapped onto two tiers
 //! A frequency sketch (count-min, 4-bit counters, halved after 64 increments per entry)
 //! estimates how often each key was asked for lately, hits and misses alike. The cache is
 //! cut in three segments, each a FIFO queue whose entries carry a "referenced" bit set by
-//! hits (CLOCK: a hit touches no list, the policy reads the bit when the entry reaches the
-//! front — a second chance instead of an LRU move):
+//! hits (CLOCK: a hit in the window or in L1 touches no list, the policy reads the bit
+//! when the entry reaches the front — a second chance instead of an LRU move):
 //!
 //! | segment | tier | holds |
 //! |---|---|---|
-//! | window | L2 | every new entry; 0.5 % of the capacity |
+//! | window | L2 | every new entry; an adaptive share of the capacity (1 % at first) |
 //! | probation | L2 | entries admitted from the window, not hit since |
-//! | protected | L1 | entries hit while on probation (at most `l1_capacity`) |
+//! | protected | L1 | entries hit again after they were admitted (at most `l1_capacity`) |
+//!
+//! **What the tiers mean.** L1 is the *hot* set: entries that proved themselves by a hit
+//! after the admission filter let them into the main space. L2 is everything else: the
+//! newest entries (window) and those admitted but not asked for since (probation). A hit
+//! on probation moves the entry to L1 at once, so L1 fills as soon as keys are reused, full
+//! cache or not; hits on entries still in the window count as L2 hits (they are recent,
+//! not yet proven). When L1 is over its target, its oldest unreferenced entry is
+//! **demoted** to probation. Evictions only ever take L2 entries.
 //!
 //! An entry pushed out of the window is a *candidate* for the main space. When the cache is
 //! full, the candidate is compared with the *victim*, the oldest unreferenced probation
 //! entry: the one the sketch says was asked for less often is evicted (ties evict the
 //! candidate; a frequent candidate wins a tie once in 512, against hash flooding). One-off
-//! keys and scans therefore pass through the small window without flushing the frequently
-//! used entries — the scan resistance plain LRU lacks. Referenced probation entries met on
-//! the way to a victim are **promoted** to L1; when L1 overflows, its oldest unreferenced
-//! entry is **demoted** to probation. Evictions only ever take L2 entries. When a whole
-//! sample of lookups (10 per unit of capacity) brings no hit in the window — a loop larger
-//! than the cache, say — the window closes (plain TinyLFU) and is re-tested every eight
-//! samples. The choices are measured, not guessed: the hit-ratio harness in
-//! `core/tests/cache_model.rs` compares the cache with LRU, S3-FIFO, an exact-count LFU
-//! and Bélády's optimum.
+//! keys and scans therefore pass through the window without flushing the frequently used
+//! entries — the scan resistance plain LRU lacks.
 //!
+//! **Adaptation.** How large the window should be depends on the workload: recency-heavy
+//! traffic (keys popular for a while, then never again) wants a large window, where the
+//! cache behaves like LRU; frequency-heavy traffic wants a small one, so most of the cache
+//! is guarded by admission. A hill climber (as Caffeine's) samples the hit rate every
+//! `10 × capacity` lookups (at least 512) and moves the window by a step (3 % of the
+//! capacity at first, decaying by 1 % a sample) in the direction that last raised the hit
+//! rate, reversing when it fell and restarting the step when the hit rate jumps by 5
+//! points. L1's target shrinks with the main space (`l1_capacity × main / capacity`).
+//! Decisions depend only on the sequence of calls (integer arithmetic, no clock), so a
+//! replay adapts identically. The choices are measured on the whole real-trace suite of
+//! `BENCHMARKS.md` (`tests/examples/cache_hit_ratio.rs`), not guessed.
+
 //! # Expiry
 //! Each entry has a deadline (from [`CacheConfig::default_ttl`] or
 //! [`Cache::insert_with_ttl`]). An entry is never returned at or after its deadline; it is
@@ -61,6 +74,9 @@ use core::hash::{BuildHasher, Hash};
 use core::time::Duration;
 
 use hashbrown::{HashTable, hash_table};
+
+#[doc(hidden)]
+pub use policy::ClimberTuning;
 
 pub use config::{CacheConfig, CacheError, DefaultHasher, UnitWeigher, Weigher};
 pub use stats::{CacheEvent, CacheStats, Tier, TierStats};
@@ -116,9 +132,11 @@ use wheel::Wheel;
 /// ```
 pub struct Cache<K, V, W = UnitWeigher, S = DefaultHasher> {
     config: CacheConfig,
-    /// Target weight of the window segment (0 while `tuner` keeps it closed).
+    /// Target weight of the window segment (set by `climber`).
     window_capacity: u64,
-    tuner: policy::WindowTuner,
+    /// Most weight L1 may hold now: `l1_capacity` scaled to the main space.
+    l1_target: u64,
+    climber: policy::HillClimber,
     /// Heaviest entry kept: what L2 always has room for.
     max_entry_weight: u64,
     /// Most entries held at once.
@@ -176,14 +194,19 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     ) -> Result<Self, CacheError> {
         config.validate()?;
         let max_entry_weight = config.capacity - config.l1_capacity;
-        let window_capacity = policy::window_capacity(config.capacity).min(max_entry_weight);
+        let climber = policy::HillClimber::new(config.capacity, ClimberTuning::default());
+        let window_capacity = climber.window();
         let max_entries = usize::try_from(config.capacity)
             .unwrap_or(usize::MAX)
             .min(store::MAX_ENTRIES);
         let rng = hasher.hash_one(0x5EED_u64) | 1;
         Ok(Cache {
-            tuner: policy::WindowTuner::new(config.capacity, window_capacity),
-            sketch: Sketch::new(max_entries.min(policy::INITIAL_SKETCH_ENTRIES)),
+            climber,
+            l1_target: policy::l1_target(config.capacity, config.l1_capacity, window_capacity),
+            sketch: Sketch::new(
+                max_entries.min(policy::INITIAL_SKETCH_ENTRIES),
+                ClimberTuning::default().sketch_sample_factor,
+            ),
             config,
             window_capacity,
             max_entry_weight,
@@ -200,6 +223,22 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
             weigher,
             hasher,
         })
+    }
+
+    /// Replaces the hill climber's settings (a fresh climber, window and L1 target as
+    /// for a new cache). For the benchmark's parameter sweeps; not API.
+    #[doc(hidden)]
+    pub fn set_climber_tuning(&mut self, tuning: ClimberTuning) {
+        self.climber = policy::HillClimber::new(self.config.capacity, tuning);
+        self.sketch = Sketch::new(self.sketch.entries(), tuning.sketch_sample_factor);
+        self.window_capacity = self.climber.window();
+        self.l1_target = policy::l1_target(
+            self.config.capacity,
+            self.config.l1_capacity,
+            self.window_capacity,
+        );
+        self.shrink_l1();
+        self.evict_overflow();
     }
 
     /// The value of `key` if it is cached and not expired at `now`.
@@ -499,7 +538,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     #[inline]
     fn on_hit(&mut self, idx: u32) {
         let seg = self.store.entry(idx).segment();
-        self.tune_window(seg == Segment::Window);
+        self.tune_window(true);
         match seg.tier() {
             Tier::L1 => self.counters[0].hits += 1,
             Tier::L2 => {
@@ -507,13 +546,24 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 self.counters[1].hits += 1;
             }
         }
-        self.on_access(idx);
+        if seg == Segment::Probation {
+            // A hit on probation promotes at once, so L1 is the hot set even while the
+            // cache is not full (no eviction has walked probation yet).
+            self.promote(idx);
+        } else {
+            self.on_access(idx);
+        }
     }
 
+    /// Counts a lookup for the hill climber; at the end of a sample, moves the window and
+    /// L1's target (the segments follow at the next eviction).
     #[inline]
-    fn tune_window(&mut self, window_hit: bool) {
-        if let Some(window) = self.tuner.record(window_hit) {
+    fn tune_window(&mut self, hit: bool) {
+        if let Some(window) = self.climber.record(hit) {
             self.window_capacity = window;
+            self.l1_target =
+                policy::l1_target(self.config.capacity, self.config.l1_capacity, window);
+            self.shrink_l1();
         }
     }
 

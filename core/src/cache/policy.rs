@@ -11,9 +11,6 @@ use super::stats::CacheEvent;
 use super::store::{Entry, NEVER, Segment, nonzero_deadline};
 use super::{Cache, Weigher};
 
-/// Share of the capacity given to the admission window, in per mille (measured: 2–10 ‰
-/// tie on the Zipf traces; smaller windows waste less on loops).
-const WINDOW_PER_MILLE: u64 = 5;
 /// The sketch is sized for at most this many entries up front; it doubles (and restarts
 /// counting) as the cache fills, up to the most entries the cache can hold.
 pub(super) const INITIAL_SKETCH_ENTRIES: usize = 1 << 14;
@@ -25,66 +22,157 @@ pub(super) const INITIAL_SKETCH_ENTRIES: usize = 1 << 14;
 const WARM_CANDIDATE: u8 = 6;
 const WARM_ADMISSION_ODDS: u64 = 512;
 
-/// Lookups per sample of the window tuner, per entry of capacity (at least 1,000).
-const TUNER_SAMPLE_FACTOR: u64 = 10;
-/// Samples the window stays closed before it is tried again.
-const TUNER_CLOSED_SAMPLES: u32 = 8;
-
-/// Closes the admission window when it is useless. The window earns its space with hits on
-/// entries that have not yet faced admission (recency); when a whole sample of lookups
-/// brings no window hit at all — a loop, a pure frequency workload — its space is better
-/// given to the main segments, and the cache becomes plain TinyLFU for a while. Then the
-/// window reopens for one sample, to check again.
-#[derive(Debug)]
-pub(super) struct WindowTuner {
-    lookups: u64,
-    window_hits: u64,
-    sample: u64,
-    open: u64,
-    /// Samples left with the window closed.
-    closed_for: u32,
+/// Settings of the hill climber. The defaults are the measured choice; other values exist
+/// only so the benchmark can sweep them (`cache_hit_ratio --ours`). Not API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClimberTuning {
+    /// Lookups per sample, per unit of capacity.
+    pub sample_per_capacity: u64,
+    /// Fewest lookups per sample: below this, a sample's hit rate is mostly noise.
+    pub min_sample: u64,
+    /// Step after a restart, in per mille of the capacity.
+    pub step_per_mille: u64,
+    /// Each sample multiplies the step by this, in per mille, so the window settles.
+    pub decay_per_mille: u64,
+    /// A change of the hit rate by at least this much (per million lookups) between two
+    /// samples means the workload changed: the step restarts at full size.
+    pub restart_ppm: u64,
+    /// The window at first, in per mille of the capacity.
+    pub initial_window_per_mille: u64,
+    /// Whether the first step grows the window.
+    pub grow_first: bool,
+    /// Sketch increments between two agings (all counters halved), per entry.
+    pub sketch_sample_factor: usize,
 }
 
-impl WindowTuner {
-    /// A tuner whose open window holds `open` weight units, for a cache of `capacity`.
-    pub(super) fn new(capacity: u64, open: u64) -> WindowTuner {
-        WindowTuner {
+impl Default for ClimberTuning {
+    fn default() -> Self {
+        ClimberTuning {
+            sample_per_capacity: 10,
+            min_sample: 512,
+            step_per_mille: 30,
+            decay_per_mille: 990,
+            restart_ppm: 50_000,
+            initial_window_per_mille: 10,
+            grow_first: false,
+            sketch_sample_factor: 64,
+        }
+    }
+}
+
+/// The adaptive window: a hill climber on the hit rate (as Caffeine's, in integers so
+/// adaptation is deterministic and no_std). Every sample of lookups it moves the window
+/// by a step in the direction that last raised the hit rate, reverses when the hit rate
+/// fell, lets the step decay so the window settles, and restarts the step when the hit
+/// rate jumps (a new workload). A recency-heavy workload rewards a larger window (more of
+/// the cache is LRU-like recency), a frequency-heavy one a smaller window (more of it is
+/// guarded by TinyLFU admission).
+#[derive(Debug)]
+pub(super) struct HillClimber {
+    capacity: u64,
+    tuning: ClimberTuning,
+    lookups: u64,
+    hits: u64,
+    sample: u64,
+    /// Hit rate of the previous sample, per million lookups (`None` before the first).
+    previous: Option<u64>,
+    /// Size of the next step, in weight units.
+    step: u64,
+    /// Direction of the next step.
+    grow: bool,
+    /// Current target of the window.
+    window: u64,
+}
+
+impl HillClimber {
+    /// A climber for a cache of `capacity`.
+    pub(super) fn new(capacity: u64, tuning: ClimberTuning) -> HillClimber {
+        HillClimber {
+            capacity,
+            tuning,
             lookups: 0,
-            window_hits: 0,
+            hits: 0,
             sample: capacity
-                .saturating_mul(TUNER_SAMPLE_FACTOR)
-                .clamp(1_000, 1 << 24),
-            open,
-            closed_for: 0,
+                .saturating_mul(tuning.sample_per_capacity)
+                .clamp(tuning.min_sample.max(1), 1 << 24),
+            previous: None,
+            step: full_step(capacity, tuning.step_per_mille),
+            grow: tuning.grow_first,
+            window: mul_per_mille(capacity, tuning.initial_window_per_mille)
+                .max(1)
+                .min(capacity.saturating_sub(1)),
         }
     }
 
     /// Counts a lookup; at the end of a sample returns the window capacity to use next.
     #[inline]
-    pub(super) fn record(&mut self, window_hit: bool) -> Option<u64> {
-        self.window_hits += u64::from(window_hit);
+    pub(super) fn record(&mut self, hit: bool) -> Option<u64> {
+        self.hits += u64::from(hit);
         self.lookups += 1;
         if self.lookups < self.sample {
             return None;
         }
-        let next = if self.closed_for > 1 {
-            self.closed_for -= 1;
-            if self.closed_for == 1 {
-                (self.open / 16).max(1)
-            } else {
-                0
-            }
-        } else if self.window_hits == 0 {
-            self.closed_for = TUNER_CLOSED_SAMPLES;
-            0
-        } else {
-            self.closed_for = 0;
-            self.open
-        };
-        self.lookups = 0;
-        self.window_hits = 0;
-        Some(next)
+        Some(self.climb())
     }
+
+    #[cold]
+    fn climb(&mut self) -> u64 {
+        let rate = self.hits * 1_000_000 / self.lookups;
+        self.lookups = 0;
+        self.hits = 0;
+        if let Some(previous) = self.previous {
+            if rate < previous {
+                self.grow = !self.grow;
+            }
+            if rate.abs_diff(previous) >= self.tuning.restart_ppm {
+                self.step = full_step(self.capacity, self.tuning.step_per_mille);
+            } else {
+                self.step = mul_per_mille(self.step, self.tuning.decay_per_mille).max(1);
+            }
+        }
+        self.previous = Some(rate);
+        self.window = if self.grow {
+            self.window
+                .saturating_add(self.step)
+                .min(self.capacity.saturating_sub(1))
+        } else {
+            self.window.saturating_sub(self.step)
+        };
+        self.window
+    }
+
+    /// Lookups per sample.
+    #[cfg(test)]
+    pub(super) fn sample_len(&self) -> u64 {
+        self.sample
+    }
+
+    /// The settings.
+    pub(super) fn tuning(&self) -> &ClimberTuning {
+        &self.tuning
+    }
+
+    /// Current target of the window.
+    pub(super) fn window(&self) -> u64 {
+        self.window
+    }
+}
+
+fn full_step(capacity: u64, per_mille: u64) -> u64 {
+    mul_per_mille(capacity, per_mille).max(1)
+}
+
+/// `x × per_mille / 1000` without overflow.
+pub(super) fn mul_per_mille(x: u64, per_mille: u64) -> u64 {
+    (u128::from(x) * u128::from(per_mille) / 1000) as u64
+}
+
+/// The most L1 may hold while the window takes `window` of `capacity`: `l1_capacity`
+/// scaled down to the main space (`capacity - window`), so probation keeps its share.
+pub(super) fn l1_target(capacity: u64, l1_capacity: u64, window: u64) -> u64 {
+    let main = capacity.saturating_sub(window);
+    (u128::from(l1_capacity) * u128::from(main) / u128::from(capacity.max(1))) as u64
 }
 
 /// The hash of the key at slab index `i`, for the index table's rehashing.
@@ -98,12 +186,6 @@ pub(super) fn rehash<K: Hash, V, S: BuildHasher>(
         // Invariant: the table only holds occupied indices (checked by `validate`).
         None => unreachable!("index table holds a vacant slot"),
     }
-}
-
-/// Target weight of the window for a cache of `capacity`.
-pub(super) fn window_capacity(capacity: u64) -> u64 {
-    let pm = WINDOW_PER_MILLE;
-    (capacity / 1000 * pm + capacity % 1000 * pm / 1000).max(1)
 }
 
 impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
@@ -144,7 +226,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 .entries()
                 .saturating_mul(2)
                 .min(self.max_entries);
-            self.sketch = Sketch::new(entries);
+            self.sketch = Sketch::new(entries, self.climber.tuning().sketch_sample_factor);
         }
         self.evict_overflow();
     }
@@ -198,10 +280,11 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         self.store.touch(idx);
     }
 
-    /// Moves a (referenced) probation entry to L1, then shrinks L1 to its capacity.
-    fn promote(&mut self, idx: u32) {
+    /// Moves a probation entry (hit since it was linked) to L1, then shrinks L1 to its
+    /// target; an entry heavier than the target stays on probation, at its newest end.
+    pub(super) fn promote(&mut self, idx: u32) {
         let w = self.weight_of(idx);
-        if w > self.config.l1_capacity {
+        if w > self.l1_target {
             self.store.move_to_back(idx, Segment::Probation);
             return;
         }
@@ -214,7 +297,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     /// a referenced one gets a second chance (its mark is cleared, it moves to the back).
     pub(super) fn shrink_l1(&mut self) {
         let l1 = Segment::Protected as usize;
-        while self.weights[l1] > self.config.l1_capacity {
+        while self.weights[l1] > self.l1_target {
             let Some(oldest) = self.store.front(Segment::Protected) else {
                 break;
             };
@@ -249,7 +332,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     /// Moves the window's overflow to probation as candidates (a referenced window entry
     /// gets a second chance instead), then evicts until the cache fits: each candidate
     /// against probation's oldest unreferenced entry, the less frequent one leaves.
-    fn evict_overflow(&mut self) {
+    pub(super) fn evict_overflow(&mut self) {
         let mut candidate = None;
         // Candidates moved, and second chances given (at most one pass over the window).
         let (mut left, mut chances) = (0usize, 0usize);

@@ -2,17 +2,13 @@
 //!
 //! A count-min sketch of 4-bit counters (saturating at 15), four counters per key, all in
 //! one 64-byte block of eight words so an update touches one cache line. Counts are
-//! estimates from above (collisions only add). After a sample of `SAMPLE_FACTOR ×
+//! estimates from above (collisions only add). After a sample of `sample_factor ×
 //! entries` increments every counter is halved ("aging"), so the sketch follows a changing
 //! popularity and never needs more than four bits.
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-/// Increments between agings, per entry the sketch is sized for. Measured on Zipf traces:
-/// 10 (Caffeine's) < 32 < 64 (a longer memory estimates a stable popularity better; the
-/// counters saturate at 15 anyway).
-const SAMPLE_FACTOR: usize = 64;
 /// Counters per entry the sketch is sized for (16 per word, so 8 bytes). Measured: 8
 /// counters lose 0.3–0.9 points of hit ratio to collisions, 32 gain ≤ 0.3 more.
 const COUNTERS_PER_ENTRY: usize = 16;
@@ -49,8 +45,9 @@ pub(super) struct Sketch {
 }
 
 impl Sketch {
-    /// A sketch for a cache of about `entries` entries.
-    pub(super) fn new(entries: usize) -> Self {
+    /// A sketch for a cache of about `entries` entries, aging every `sample_factor ×
+    /// entries` increments.
+    pub(super) fn new(entries: usize, sample_factor: usize) -> Self {
         let entries = entries.max(1);
         let words = (entries.saturating_mul(COUNTERS_PER_ENTRY) / 16)
             .max(BLOCK_WORDS)
@@ -66,7 +63,7 @@ impl Sketch {
             table: vec![0; words],
             block_mask: words / BLOCK_WORDS - 1,
             additions: 0,
-            sample: entries.saturating_mul(SAMPLE_FACTOR),
+            sample: entries.saturating_mul(sample_factor.max(1)),
             entries,
         }
     }
@@ -175,7 +172,7 @@ mod tests {
 
     #[test]
     fn counts_saturate_and_age() {
-        let mut s = Sketch::new(1_000);
+        let mut s = Sketch::new(1_000, 64);
         for _ in 0..5 {
             s.increment(mix(1));
         }
@@ -194,7 +191,7 @@ mod tests {
 
     #[test]
     fn ages_after_the_sample() {
-        let mut s = Sketch::new(10);
+        let mut s = Sketch::new(10, 64);
         for i in 0..1_000 {
             s.increment(mix(i % 50));
         }

@@ -51,12 +51,15 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         assert_eq!(timed, with_deadline, "wheel vs entries with a deadline");
 
         let protected = self.weights[Segment::Protected as usize];
-        assert!(protected <= self.config.l1_capacity, "L1 over capacity");
-        // The window may exceed its (adaptive) target until the next insert moves the
-        // overflow; it never exceeds what L2 always has room for.
+        assert!(protected <= self.l1_target, "L1 over its target");
         assert!(
-            self.weights[Segment::Window as usize] <= self.max_entry_weight,
-            "window over L2's room"
+            self.l1_target <= self.config.l1_capacity,
+            "L1 target over capacity"
+        );
+        assert!(
+            self.window_capacity == self.climber.window()
+                && self.window_capacity <= self.config.capacity,
+            "window target out of range"
         );
         assert!(self.weight() <= self.config.capacity, "cache over capacity");
         assert!(self.store.len() <= self.max_entries, "too many entries");
