@@ -30,6 +30,9 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 step "native tests (unit, property, doctests, end-to-end incl. headless Chromium)"
 cargo test --workspace
+step "the metrics-crate bridge (feature metrics)"
+cargo clippy -p perfopt --features metrics --lib --tests -- -D warnings
+cargo test -p perfopt --features metrics --lib metrics_bridge
 step "profiler with the counting allocator (feature alloc-count)"
 cargo test -p perfopt --features alloc-count --lib profile
 step "a consumer crate: perfopt without default features beside another rusqlite"

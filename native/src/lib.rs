@@ -42,6 +42,8 @@ pub mod html_report;
 #[cfg(feature = "server")]
 pub mod http;
 pub mod limiter;
+#[cfg(feature = "metrics")]
+pub mod metrics_bridge;
 pub mod monitor;
 pub mod pool;
 pub mod profile;

@@ -271,6 +271,60 @@ const EXPOSED_BY_COMPONENTS: &[&str] = &[
 /// the whole-run request latency as a summary, every component's figures, each rule's state
 /// as `perfopt_alert_firing{rule,severity}` and `perfopt_info{version,host}`.
 pub fn render(report: &Report) -> String {
+    registry(report).render()
+}
+
+/// The kind of an [`ExportedSample`], as in the Prometheus text format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A monotonic total (its name ends in `_total`).
+    Counter,
+    /// One line of a summary: a `quantile`-labelled value, or its `_sum` / `_count`.
+    Summary,
+}
+
+/// One sample of the `/metrics` exposition, for other exporters (the `metrics`-crate bridge,
+/// [`crate::metrics_bridge`]): the same names, labels and values as [`render`] writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportedSample {
+    /// The sample's full name (with `_sum` / `_count` for a summary's parts).
+    pub name: String,
+    /// Its family's kind.
+    pub kind: ExportKind,
+    /// Its family's HELP text.
+    pub help: String,
+    /// Label pairs.
+    pub labels: Vec<(&'static str, String)>,
+    /// The value, in base units.
+    pub value: f64,
+}
+
+/// Every sample [`render`] would write, as data.
+pub fn samples(report: &Report) -> Vec<ExportedSample> {
+    let reg = registry(report);
+    let mut out = Vec::new();
+    for (name, f) in &reg.families {
+        let kind = match f.kind {
+            Kind::Gauge => ExportKind::Gauge,
+            Kind::Counter => ExportKind::Counter,
+            Kind::Summary => ExportKind::Summary,
+        };
+        for (suffix, labels, v) in &f.samples {
+            out.push(ExportedSample {
+                name: format!("{name}{suffix}"),
+                kind,
+                help: f.help.clone(),
+                labels: labels.clone(),
+                value: *v,
+            });
+        }
+    }
+    out
+}
+
+fn registry(report: &Report) -> Registry {
     let mut reg = Registry::default();
     // Names made from report content are registered last, so perfopt's own names never
     // move to make room for them.
@@ -374,7 +428,7 @@ pub fn render(report: &Report) -> String {
     for (name, owner, help, labels, v) in later {
         reg.gauge(&name, &owner, &help, labels, v);
     }
-    reg.render()
+    reg
 }
 
 /// A gauge to register after perfopt's own families: name, owner, help, labels, value.
