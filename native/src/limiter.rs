@@ -8,7 +8,7 @@
 //!
 //! This module holds no policy: every decision (admit, queue, reject, grant, time out, the
 //! limit itself) is core's. The host is a `Mutex` around the core machine driven through
-//! [`crate::driver`] (the queued caller's future, the timer task). It does not retry, shed
+//! `crate::driver` (the queued caller's future, the timer task). It does not retry, shed
 //! by priority or time the work out unless asked ([`Limiter::run_timeout`]).
 //!
 //! # Clock reads

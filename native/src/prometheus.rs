@@ -286,7 +286,7 @@ pub enum ExportKind {
 }
 
 /// One sample of the `/metrics` exposition, for other exporters (the `metrics`-crate bridge,
-/// [`crate::metrics_bridge`]): the same names, labels and values as [`render`] writes.
+/// `perfopt::metrics_bridge`, feature `metrics`): the same names, labels and values as [`render`] writes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExportedSample {
     /// The sample's full name (with `_sum` / `_count` for a summary's parts).

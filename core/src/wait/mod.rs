@@ -2,10 +2,10 @@
 //! bounded FIFO of waiters with deadlines, cancellation, and the ids and answers both
 //! machines hand out.
 //!
-//! A waiter is queued by [`WaitQueue::enqueue`] and leaves the queue in one of three ways:
-//! it is **granted** the resource at the head of the queue ([`WaitQueue::grant_head`]),
-//! its **deadline passes** ([`WaitQueue::expire`], or [`WaitQueue::head`] meeting it first),
-//! or the host **cancels** it ([`WaitQueue::cancel`]). A granted entry stays in the queue's
+//! A waiter is queued by `WaitQueue::enqueue` and leaves the queue in one of three ways:
+//! it is **granted** the resource at the head of the queue (`WaitQueue::grant_head`),
+//! its **deadline passes** (`WaitQueue::expire`, or `WaitQueue::head` meeting it first),
+//! or the host **cancels** it (`WaitQueue::cancel`). A granted entry stays in the queue's
 //! slab, carrying the machine's grant `G`, until the machine removes it: that is how a grant
 //! the host could not deliver is found again and handed back.
 //!

@@ -63,7 +63,7 @@ pub struct ClientPlan {
 
 /// Keeps a run's measurement and its teardown apart: every client reports that it stopped
 /// sending and got its last echoes ([`Phases::drained`]); the run then stops measuring and
-/// only then lets the clients quit and disconnect ([`Phases::quit`]), so a thousand
+/// only then lets the clients quit and disconnect (`Phases::quit`), so a thousand
 /// disconnects do not land in the last measured intervals.
 #[derive(Clone, Debug)]
 pub struct Phases {

@@ -10,7 +10,7 @@
 //!
 //! This module holds no policy: when to create, check, hand out, close or give up is the
 //! core machine's decision. The host is a `Mutex` around the machine and a map of the
-//! idle connections, driven through [`crate::driver`] (the queued caller's future, the timer
+//! idle connections, driven through `crate::driver` (the queued caller's future, the timer
 //! task), plus spawned tasks for the I/O the machine asks for (`Create`, `Check`). It does not retry
 //! a failed query, balance between hosts or resize itself.
 //!
