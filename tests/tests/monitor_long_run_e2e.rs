@@ -240,7 +240,24 @@ fn demo_under_sigterm_writes_its_reports_and_removes_its_temp_folder() {
     );
     let lines = stderr_lines(&mut demo.0);
     wait_line(&lines, "chat server on", Duration::from_secs(60));
-    let data = tmp.join(format!("perfopt-demo-{}", demo.0.id()));
+    // The folder's name is unpredictable (issue 11): the one `perfopt-demo*` in $TMPDIR.
+    let demo_dirs: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("perfopt-demo"))
+        })
+        .collect();
+    assert_eq!(
+        demo_dirs.len(),
+        1,
+        "one demo folder in {}: {demo_dirs:?}",
+        tmp.display()
+    );
+    let data = demo_dirs[0].clone();
     assert!(data.is_dir(), "the demo's temp folder exists while it runs");
     // Progress lines (one at the start, then every 2 s): the clients are sending and the
     // monitor (1 s interval) has sampled.
