@@ -301,7 +301,9 @@ mod tests {
         assert_eq!(parse_unit("percent"), Some(Unit::Percent));
         assert_eq!(parse_unit("bytes_per_sec"), Some(Unit::BytesPerSec));
         assert_eq!(parse_unit("furlongs"), None);
-        assert_eq!(format_value(1.0, "furlongs"), "1.00");
+        // An unknown unit formats as a count: whole counts without decimals.
+        assert_eq!(format_value(1.0, "furlongs"), "1");
+        assert_eq!(format_value(1.5, "furlongs"), "1.50");
         assert_eq!(format_value(50.0, "percent"), "50.00 %");
     }
 
