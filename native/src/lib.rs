@@ -32,6 +32,7 @@ pub mod cache;
 pub mod clock;
 #[cfg(feature = "cli")]
 pub mod demo;
+#[cfg(feature = "cli")]
 mod demo_summary;
 mod driver;
 #[cfg(feature = "server")]
