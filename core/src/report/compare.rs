@@ -256,19 +256,12 @@ pub fn failing_rules(
 mod tests {
     use super::*;
     use crate::Instant;
-    use crate::report::{Meta, Recorder};
+    use crate::report::Recorder;
     use crate::rules::{Severity, default_rules};
     use core::time::Duration;
 
     fn run(latency_ms: u64, cpu: f64, hit: f64) -> Report {
-        let meta = Meta {
-            tool_version: "t".into(),
-            host: "h".into(),
-            target: None,
-            started_at: 0,
-            ended_at: 0,
-            interval_ms: 1000,
-        };
+        let meta = crate::report::test_meta(0);
         let mut rec = Recorder::new(Instant::ZERO, meta, default_rules()).unwrap();
         for s in 1..=30 {
             rec.handle_sample(

@@ -277,21 +277,14 @@ pub fn apply(report: &mut Report, delta: &Delta) -> Result<(), DeltaError> {
 mod tests {
     use super::*;
     use crate::Instant;
-    use crate::report::{Meta, Recorder, metrics};
+    use crate::report::{Recorder, metrics};
     use crate::rules::default_rules;
     use alloc::string::ToString;
     use alloc::vec;
     use core::time::Duration;
 
     fn recorder() -> Recorder {
-        let meta = Meta {
-            tool_version: "t".into(),
-            host: "h".into(),
-            target: None,
-            started_at: 5_000,
-            ended_at: 0,
-            interval_ms: 1000,
-        };
+        let meta = crate::report::test_meta(5_000);
         Recorder::new(Instant::ZERO, meta, default_rules()).unwrap()
     }
 

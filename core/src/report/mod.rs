@@ -578,5 +578,18 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
+/// Metadata for a report built in a unit test: tool "t", host "h", no target, 1 s interval.
+#[cfg(test)]
+pub(crate) fn test_meta(started_at: u64) -> Meta {
+    Meta {
+        tool_version: "t".into(),
+        host: "h".into(),
+        target: None,
+        started_at,
+        ended_at: 0,
+        interval_ms: 1000,
+    }
+}
+
 #[cfg(test)]
 mod tests;

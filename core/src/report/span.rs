@@ -74,18 +74,11 @@ fn to_raw(value: f64, unit: super::metrics::Unit) -> u64 {
 mod tests {
     use super::*;
     use crate::Instant;
-    use crate::report::{Meta, Recorder};
+    use crate::report::Recorder;
 
     #[test]
     fn the_whole_span_reproduces_the_report_summaries() {
-        let meta = Meta {
-            tool_version: "t".into(),
-            host: "h".into(),
-            target: None,
-            started_at: 0,
-            ended_at: 0,
-            interval_ms: 1000,
-        };
+        let meta = crate::report::test_meta(0);
         let mut rec = Recorder::new(Instant::ZERO, meta, crate::rules::default_rules()).unwrap();
         for s in 1..=50u64 {
             let x = (s * 7919 % 101) as f64;
