@@ -1,6 +1,6 @@
 //! An example service: perfopt as a library inside an axum app.
 //!
-//! `GET /user/{id}` goes through perfopt's concurrency limiter ([`HttpLimiterLayer`]: 503 with
+//! `GET /user/{id}` goes through perfopt's concurrency limiter ([`LimiterLayer`]: 503 with
 //! `Retry-After` when it sheds, 504 when a request waited too long), reads the user's name
 //! through the two-tier cache (`get_or_load`: one load per key however many requests miss it
 //! at once) in front of a SQLite database reached through perfopt's connection pool, and is
@@ -29,7 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use perfopt::cache::{Cache, CacheConfig, CacheSource};
-use perfopt::limiter::{Algorithm, HttpLimiterLayer, Limiter, LimiterConfig};
+use perfopt::limiter::{Algorithm, Limiter, LimiterConfig, LimiterLayer, http_outcome};
 use perfopt::monitor::{Monitor, MonitorConfig, MonitorHandle, Watch};
 use perfopt::pool::{GetError, Pool, PoolConfig, SqliteError, SqliteManager};
 use tracing::Instrument;
@@ -201,7 +201,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .route("/user/{id}", get(user))
         .with_state(App { cache, db });
     let api = if args.limiter {
-        api.layer(HttpLimiterLayer::new(limiter))
+        api.layer(LimiterLayer::new(limiter).classify(http_outcome))
     } else {
         api
     };

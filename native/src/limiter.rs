@@ -716,58 +716,145 @@ impl crate::monitor::ComponentSource for LimiterSource {
 }
 
 /// A [`tower_layer::Layer`] that runs every request of the wrapped service through a
-/// [`Limiter`] (waiting up to `max_wait`; rejected requests fail with a [`AcquireError`]).
+/// [`Limiter`] (waiting up to the limiter's `max_wait`).
 ///
-/// A response that is `Ok` releases its permit as [`Outcome::Success`], an `Err` as
-/// [`Outcome::Ignored`], and a response future dropped before it finished as
-/// [`Outcome::Dropped`].
+/// The wrapped service answers [`Limited`]: the inner response, or the limiter's refusal
+/// as a value, and keeps the inner service's error type. So the layer fits any tower
+/// stack, and (with the `server` feature, where `Limited<T>` is an axum `IntoResponse`:
+/// refusals become `503` with `Retry-After` or `504`) an axum `Router` takes it as it is,
+/// with no `HandleErrorLayer`:
+///
+/// ```
+/// # #[cfg(feature = "server")] {
+/// use axum::{Router, routing::get};
+/// use perfopt::limiter::{Limiter, LimiterLayer, http_outcome};
+///
+/// let limiter = Limiter::fixed(64).unwrap();
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(LimiterLayer::new(limiter).classify(http_outcome));
+/// # }
+/// ```
+///
+/// Each permit is released with an [`Outcome`]: an `Ok` response as what the classifier
+/// says (by default [`Outcome::Success`]; [`http_outcome`] calls a 5xx a congestion
+/// signal), an `Err` as [`Outcome::Ignored`], and a response future dropped before it
+/// finished as [`Outcome::Dropped`].
 #[derive(Clone, Debug)]
-pub struct LimiterLayer {
+pub struct LimiterLayer<C = AllSucceed> {
     limiter: Limiter,
+    classify: C,
 }
 
 impl LimiterLayer {
     /// A layer sharing `limiter` among every service it wraps.
     pub fn new(limiter: Limiter) -> LimiterLayer {
-        LimiterLayer { limiter }
+        LimiterLayer {
+            limiter,
+            classify: AllSucceed,
+        }
     }
 }
 
-impl<S> tower_layer::Layer<S> for LimiterLayer {
-    type Service = LimiterService<S>;
+impl<C> LimiterLayer<C> {
+    /// Releases each permit with the [`Outcome`] `classify` gives the inner service's
+    /// response (e.g. [`http_outcome`]), so the adaptive algorithms see failures as
+    /// congestion.
+    pub fn classify<F>(self, classify: F) -> LimiterLayer<F> {
+        LimiterLayer {
+            limiter: self.limiter,
+            classify,
+        }
+    }
+}
 
-    fn layer(&self, inner: S) -> LimiterService<S> {
+impl<S, C: Clone> tower_layer::Layer<S> for LimiterLayer<C> {
+    type Service = LimiterService<S, C>;
+
+    fn layer(&self, inner: S) -> LimiterService<S, C> {
         LimiterService {
             inner,
             limiter: self.limiter.clone(),
+            classify: self.classify.clone(),
         }
+    }
+}
+
+/// The default classifier of [`LimiterLayer`]: every `Ok` response is an
+/// [`Outcome::Success`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllSucceed;
+
+/// How a [`LimiterService`] releases the permit of a request that got a response.
+pub trait Classify<T> {
+    /// The outcome `response` stands for.
+    fn outcome(&self, response: &T) -> Outcome;
+}
+
+impl<T> Classify<T> for AllSucceed {
+    fn outcome(&self, _: &T) -> Outcome {
+        Outcome::Success
+    }
+}
+
+impl<T, F: Fn(&T) -> Outcome> Classify<T> for F {
+    fn outcome(&self, response: &T) -> Outcome {
+        self(response)
+    }
+}
+
+/// What a [`LimiterService`] answers: the inner service's response, or the limiter's
+/// refusal (queue full, wait timed out, limiter closed).
+#[derive(Debug)]
+pub enum Limited<T> {
+    /// The request ran; the inner service's response.
+    Served(T),
+    /// The limiter refused the request; the inner service never saw it.
+    Refused(AcquireError),
+}
+
+impl<T> Limited<T> {
+    /// `Ok(response)` or `Err(refusal)`, for `?`.
+    ///
+    /// # Errors
+    /// The refusal.
+    pub fn into_result(self) -> Result<T, AcquireError> {
+        match self {
+            Limited::Served(response) => Ok(response),
+            Limited::Refused(error) => Err(error),
+        }
+    }
+}
+
+impl<T> From<Limited<T>> for Result<T, AcquireError> {
+    fn from(limited: Limited<T>) -> Self {
+        limited.into_result()
     }
 }
 
 /// The service made by [`LimiterLayer`].
 #[derive(Clone, Debug)]
-pub struct LimiterService<S> {
+pub struct LimiterService<S, C = AllSucceed> {
     inner: S,
     limiter: Limiter,
+    classify: C,
 }
 
-/// The error type of [`LimiterService`]: the inner service's error or a [`AcquireError`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-impl<S, R> tower_service::Service<R> for LimiterService<S>
+impl<S, C, R> tower_service::Service<R> for LimiterService<S, C>
 where
     S: tower_service::Service<R> + Clone + Send + 'static,
     S::Future: Send,
-    S::Error: Into<BoxError>,
+    S::Error: Send,
     S::Response: Send,
+    C: Classify<S::Response> + Clone + Send + 'static,
     R: Send + 'static,
 {
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
+    type Response = Limited<S::Response>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Limited<S::Response>, S::Error>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: R) -> Self::Future {
@@ -775,17 +862,21 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
+        let classify = self.classify.clone();
         Box::pin(async move {
-            let mut permit = limiter.acquire().await?;
+            let mut permit = match limiter.acquire().await {
+                Ok(permit) => permit,
+                Err(refusal) => return Ok(Limited::Refused(refusal)),
+            };
             permit.set_outcome(Outcome::Dropped);
             match inner.call(request).await {
                 Ok(response) => {
-                    permit.release(Outcome::Success);
-                    Ok(response)
+                    permit.release(classify.outcome(&response));
+                    Ok(Limited::Served(response))
                 }
                 Err(e) => {
                     permit.release(Outcome::Ignored);
-                    Err(e.into())
+                    Err(e)
                 }
             }
         })
@@ -796,12 +887,13 @@ where
 #[cfg(feature = "server")]
 mod http_layer {
     use super::*;
+    use axum::response::{IntoResponse, Response};
 
-    impl axum::response::IntoResponse for AcquireError {
+    impl IntoResponse for AcquireError {
         /// `503 Service Unavailable` with `Retry-After: 1` when the limiter shed the request
         /// (queue full, nothing free), `504 Gateway Timeout` when its wait or overall deadline
         /// passed, `500` for a misconfigured limiter; the body is the error's message.
-        fn into_response(self) -> axum::response::Response {
+        fn into_response(self) -> Response {
             use axum::http::{StatusCode, header};
             let message = self.to_string();
             if self.is_rejection() {
@@ -821,101 +913,26 @@ mod http_layer {
         }
     }
 
-    /// A [`tower_layer::Layer`] for HTTP services that never fail (an axum `Router`, a handler):
-    /// like [`LimiterLayer`], but a request the limiter refuses is answered with the
-    /// [`AcquireError`]'s response (503 with `Retry-After`, or 504) instead of an error, so
-    /// `Router::layer(HttpLimiterLayer::new(limiter))` needs no `HandleErrorLayer`.
-    ///
-    /// # Example
-    /// ```
-    /// use axum::{Router, routing::get};
-    /// use perfopt::limiter::{HttpLimiterLayer, Limiter};
-    ///
-    /// let limiter = Limiter::fixed(64).unwrap();
-    /// let app: Router = Router::new()
-    ///     .route("/", get(|| async { "hello" }))
-    ///     .layer(HttpLimiterLayer::new(limiter));
-    /// ```
-    #[derive(Clone, Debug)]
-    pub struct HttpLimiterLayer {
-        limiter: Limiter,
-    }
-
-    impl HttpLimiterLayer {
-        /// A layer sharing `limiter` among every service it wraps.
-        pub fn new(limiter: Limiter) -> HttpLimiterLayer {
-            HttpLimiterLayer { limiter }
-        }
-    }
-
-    impl<S> tower_layer::Layer<S> for HttpLimiterLayer {
-        type Service = HttpLimiterService<S>;
-
-        fn layer(&self, inner: S) -> HttpLimiterService<S> {
-            HttpLimiterService {
-                inner,
-                limiter: self.limiter.clone(),
+    impl<T: IntoResponse> IntoResponse for Limited<T> {
+        /// The served response as it is; a refusal as [`AcquireError`]'s response.
+        fn into_response(self) -> Response {
+            match self {
+                Limited::Served(response) => response.into_response(),
+                Limited::Refused(refusal) => refusal.into_response(),
             }
         }
     }
 
-    /// The service made by [`HttpLimiterLayer`].
-    #[derive(Clone, Debug)]
-    pub struct HttpLimiterService<S> {
-        inner: S,
-        limiter: Limiter,
-    }
-
-    impl<S, R> tower_service::Service<R> for HttpLimiterService<S>
-    where
-        S: tower_service::Service<R, Error = std::convert::Infallible> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Response: axum::response::IntoResponse,
-        R: Send + 'static,
-    {
-        type Response = axum::response::Response;
-        type Error = std::convert::Infallible;
-        type Future = Pin<
-            Box<
-                dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>>
-                    + Send,
-            >,
-        >;
-
-        fn poll_ready(
-            &mut self,
-            cx: &mut Context<'_>,
-        ) -> Poll<Result<(), std::convert::Infallible>> {
-            self.inner.poll_ready(cx)
-        }
-
-        fn call(&mut self, request: R) -> Self::Future {
-            use axum::response::IntoResponse;
-            // The ready service goes with this request; a fresh clone waits for the next.
-            let clone = self.inner.clone();
-            let mut inner = std::mem::replace(&mut self.inner, clone);
-            let limiter = self.limiter.clone();
-            Box::pin(async move {
-                let mut permit = match limiter.acquire().await {
-                    Ok(permit) => permit,
-                    Err(e) => return Ok(e.into_response()),
-                };
-                permit.set_outcome(Outcome::Dropped);
-                let response = match inner.call(request).await {
-                    Ok(response) => response.into_response(),
-                    Err(never) => match never {},
-                };
-                // A server error is a congestion signal; anything else a success.
-                permit.release(if response.status().is_server_error() {
-                    Outcome::Dropped
-                } else {
-                    Outcome::Success
-                });
-                Ok(response)
-            })
+    /// A [`LimiterLayer`] classifier for HTTP: a `5xx` response is a congestion signal
+    /// ([`Outcome::Dropped`]), anything else a success.
+    pub fn http_outcome(response: &Response) -> Outcome {
+        if response.status().is_server_error() {
+            Outcome::Dropped
+        } else {
+            Outcome::Success
         }
     }
 }
 
 #[cfg(feature = "server")]
-pub use http_layer::{HttpLimiterLayer, HttpLimiterService};
+pub use http_layer::http_outcome;

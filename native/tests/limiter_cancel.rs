@@ -286,28 +286,39 @@ async fn tower_layer_limits_a_service() {
     let limiter = Limiter::fixed(1).expect("valid");
     let mut service = LimiterLayer::new(limiter.clone()).layer(Echo);
     poll_fn(|cx| service.poll_ready(cx)).await.expect("ready");
-    assert_eq!(service.call(41).await.expect("served"), 42);
+    let served = service.call(41).await.expect("infallible");
+    assert_eq!(served.into_result().expect("admitted"), 42);
     let held = limiter.acquire().await.expect("free");
     let waited = tokio::time::timeout(Duration::from_millis(20), service.call(1)).await;
     assert!(waited.is_err(), "the call waited for the held permit");
     drop(held);
     assert_eq!(limiter.stats().succeeded, 2);
     assert_eq!(limiter.in_flight(), 0);
+    // A refusal is a value, not an error: the inner service's error type is kept.
+    let none_waits =
+        Limiter::new(LimiterConfig::new(Algorithm::Fixed(1)).with_max_waiters(0)).expect("valid");
+    let mut service = LimiterLayer::new(none_waits.clone()).layer(Echo);
+    let _held = none_waits.acquire().await.expect("free");
+    let refused: Result<perfopt::limiter::Limited<u32>, std::convert::Infallible> =
+        service.call(1).await;
+    let refusal = refused.expect("infallible").into_result().unwrap_err();
+    assert!(refusal.is_rejection(), "{refusal}");
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn axum_router_takes_the_http_layer_and_sheds_with_503() {
+async fn axum_router_takes_the_limiter_layer_and_sheds_with_503() {
     use axum::body::Body;
     use axum::http::{Request, StatusCode, header};
     use axum::routing::get;
-    use perfopt::limiter::HttpLimiterLayer;
+    use perfopt::limiter::http_outcome;
     use tower_service::Service;
 
     let config = LimiterConfig::new(Algorithm::Fixed(1)).with_max_waiters(0);
     let limiter = Limiter::new(config).expect("valid");
+    // The plain layer, as it is: no HandleErrorLayer, no adapter.
     let mut app: axum::Router = axum::Router::new()
         .route("/", get(|| async { "hello" }))
-        .layer(HttpLimiterLayer::new(limiter.clone()));
+        .layer(LimiterLayer::new(limiter.clone()));
     let request = || Request::get("/").body(Body::empty()).expect("request");
     let ok = app.call(request()).await.expect("infallible");
     assert_eq!(ok.status(), StatusCode::OK);
@@ -323,8 +334,26 @@ async fn axum_router_takes_the_http_layer_and_sheds_with_503() {
     let limiter = Limiter::new(waits).expect("valid");
     let mut app: axum::Router = axum::Router::new()
         .route("/", get(|| async { "hello" }))
-        .layer(HttpLimiterLayer::new(limiter.clone()));
-    let _held = limiter.acquire().await.expect("free");
+        .layer(LimiterLayer::new(limiter.clone()));
+    let held = limiter.acquire().await.expect("free");
     let late = app.call(request()).await.expect("infallible");
     assert_eq!(late.status(), StatusCode::GATEWAY_TIMEOUT);
+    drop(held);
+
+    // With `http_outcome`, a 5xx releases its permit as a congestion signal; by default
+    // every response is a success.
+    let fails = || async { (StatusCode::INTERNAL_SERVER_ERROR, "down") };
+    let limiter = Limiter::fixed(4).expect("valid");
+    let mut classified: axum::Router = axum::Router::new()
+        .route("/", get(fails))
+        .layer(LimiterLayer::new(limiter.clone()).classify(http_outcome));
+    let failed = classified.call(request()).await.expect("infallible");
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!((limiter.stats().dropped, limiter.stats().succeeded), (1, 0));
+    let limiter = Limiter::fixed(4).expect("valid");
+    let mut plain: axum::Router = axum::Router::new()
+        .route("/", get(fails))
+        .layer(LimiterLayer::new(limiter.clone()));
+    plain.call(request()).await.expect("infallible");
+    assert_eq!((limiter.stats().dropped, limiter.stats().succeeded), (0, 1));
 }
