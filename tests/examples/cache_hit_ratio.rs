@@ -431,7 +431,7 @@ fn ours_hits(trace: &[u64], capacity: usize) -> u64 {
     })
 }
 
-/// `PERFOPT_CLIMBER=sample,min_sample,step‰,decay‰,restart_ppm,window‰,grow_first(0/1),sketch_sample`:
+/// `PERFOPT_CLIMBER=sample,min_sample,step‰,decay‰,restart_ppm,window‰,grow_first(0/1),sketch_sample[,ghost_gain,ghost_age‰]`:
 /// other hill-climber settings for perfopt core (parameter sweeps with `--ours`).
 fn climber_tuning() -> Option<ClimberTuning> {
     let text = std::env::var("PERFOPT_CLIMBER").ok()?;
@@ -439,9 +439,15 @@ fn climber_tuning() -> Option<ClimberTuning> {
         .split(',')
         .filter_map(|x| x.trim().parse().ok())
         .collect();
-    let [sample, min, step, decay, restart, window, grow, sketch] = v[..] else {
-        eprintln!("error: PERFOPT_CLIMBER={text:?}: expected 8 comma-separated integers");
+    let (base, ghost) = v.split_at(v.len().min(8));
+    let [sample, min, step, decay, restart, window, grow, sketch] = base[..] else {
+        eprintln!("error: PERFOPT_CLIMBER={text:?}: expected 8 or 10 comma-separated integers");
         std::process::exit(2);
+    };
+    let d = ClimberTuning::default();
+    let (ghost_gain, ghost_age_per_mille) = match ghost {
+        [gain, age] => (*gain, *age),
+        _ => (d.ghost_gain, d.ghost_age_per_mille),
     };
     Some(ClimberTuning {
         sample_per_capacity: sample,
@@ -452,6 +458,8 @@ fn climber_tuning() -> Option<ClimberTuning> {
         initial_window_per_mille: window,
         grow_first: grow != 0,
         sketch_sample_factor: sketch as usize,
+        ghost_gain,
+        ghost_age_per_mille,
     })
 }
 

@@ -41,6 +41,18 @@
 //! capacity at first, decaying by 1 % a sample) in the direction that last raised the hit
 //! rate, reversing when it fell and restarting the step when the hit rate jumps by 5
 //! points. L1's target shrinks with the main space (`l1_capacity × main / capacity`).
+//!
+//! The climber alone is slow: a short trace ends before it has taken a few samples. So,
+//! as ARC does with its ghost lists, the cache also remembers (by a 15-bit fingerprint, in
+//! a table of one slot per eight entries) the keys it lately turned away: candidates that
+//! admission *rejected*, and main-space *victims*. A miss on a rejected key that returns
+//! within `capacity` lookups says the window was too small to keep it; a miss on a recent
+//! victim says the main space was. Each such return moves the window at once, towards the
+//! half that would have kept the key, weighted as ARC's `|B2| / |B1|` (the other kind's
+//! ghosts over this kind's, so the evidence the policy makes plenty of weighs less per
+//! return) and by a gain of 16 entries per unit; older returns (a loop longer than the
+//! cache) count for nothing. Measured on the whole suite: mean gap to Bélády 5.42 → 4.31
+//! points, worst row against the best of LRU, quick_cache and moka −19.6 → −5.5.
 //! Decisions depend only on the sequence of calls (integer arithmetic, no clock), so a
 //! replay adapts identically. The choices are measured on the whole real-trace suite of
 //! `BENCHMARKS.md` (`tests/examples/cache_hit_ratio.rs`), not guessed.
@@ -56,10 +68,12 @@
 //! 24 bytes per entry beside the key and value (links, deadline, segment and referenced
 //! bits), plus the index table (5 bytes per bucket, 8–11 per entry) and the sketch (16
 //! four-bit counters per entry rounded to a power of two, at most 14 bytes), plus 2 KiB of
-//! timer wheel once a TTL is used: about 40–47 bytes per entry in all; see
+//! timer wheel once a TTL is used, plus the ghost table (half a byte per entry, at most
+//! 16 KiB): about 40–48 bytes per entry in all; see
 //! [`Cache::heap_bytes`].
 
 mod config;
+mod ghost;
 mod policy;
 mod sketch;
 mod stats;
@@ -148,6 +162,10 @@ pub struct Cache<K, V, W = UnitWeigher, S = DefaultHasher> {
     weights: [u64; 3],
     wheel: Wheel,
     sketch: Sketch,
+    /// Keys lately turned away, by fingerprint: evidence for moving the window.
+    ghosts: ghost::Ghosts,
+    /// Ghost evidence not yet acted on, in thousandths of an entry (+ grows the window).
+    ghost_credit: i64,
     events: VecDeque<CacheEvent<K, V>>,
     /// Counters of L1 and L2 (`len`/`weight` filled in by `stats`).
     counters: [TierStats; 2],
@@ -207,6 +225,8 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 max_entries.min(policy::INITIAL_SKETCH_ENTRIES),
                 ClimberTuning::default().sketch_sample_factor,
             ),
+            ghosts: ghost::Ghosts::new(max_entries.min(policy::INITIAL_SKETCH_ENTRIES)),
+            ghost_credit: 0,
             config,
             window_capacity,
             max_entry_weight,
@@ -263,6 +283,9 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
             self.counters[0].misses += 1;
             self.counters[1].misses += 1;
             self.tune_window(false);
+            if let Some(ghost) = self.take_ghost(hash) {
+                self.ghost_nudge(ghost);
+            }
             return None;
         };
         self.on_hit(idx);
@@ -359,6 +382,8 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         let now = self.observe(now);
         let hash = self.hasher.hash_one(&key);
         self.sketch.increment(hash);
+        // Taken before the lookup (a cached key has no ghost), acted on if it misses.
+        let ghost = self.take_ghost(hash);
         let slots = &self.store.slots;
         let hasher = &self.hasher;
         let found = self.table.entry(
@@ -408,6 +433,9 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 self.insert_new(hash, entry, weight)
             }
         };
+        if let Some(ghost) = ghost {
+            self.ghost_nudge(ghost);
+        }
         // The admission policy may have refused the new entry at once.
         self.store.slots[idx as usize].as_ref().map(|e| &e.value)
     }
@@ -487,6 +515,8 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         self.store.clear();
         self.wheel.clear();
         self.sketch.clear();
+        self.ghosts.clear();
+        self.ghost_credit = 0;
         self.weights = [0; 3];
         self.pending_miss = None;
     }
@@ -514,6 +544,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         self.table.allocation_size()
             + self.store.heap_bytes()
             + self.sketch.heap_bytes()
+            + self.ghosts.heap_bytes()
             + self.wheel.heap_bytes()
             + self.events.capacity() * core::mem::size_of::<CacheEvent<K, V>>()
     }

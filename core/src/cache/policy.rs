@@ -6,6 +6,7 @@
 use core::hash::{BuildHasher, Hash};
 use core::mem;
 
+pub(super) use super::ghost::{Ghost, Ghosts};
 use super::sketch::Sketch;
 use super::stats::CacheEvent;
 use super::store::{Entry, NEVER, Segment, nonzero_deadline};
@@ -44,6 +45,13 @@ pub struct ClimberTuning {
     pub grow_first: bool,
     /// Sketch increments between two agings (all counters halved), per entry.
     pub sketch_sample_factor: usize,
+    /// Entries the window moves per unit of ghost evidence (0: ghosts off). A unit is one
+    /// return of a ghost, weighted by ARC's ratio of the other kind's ghosts to its own.
+    pub ghost_gain: u64,
+    /// A ghost counts only if it returns within this many lookups, in per mille of the
+    /// most entries the cache holds (older returns say nothing a resized window could fix:
+    /// a loop longer than the cache).
+    pub ghost_age_per_mille: u64,
 }
 
 impl Default for ClimberTuning {
@@ -57,6 +65,8 @@ impl Default for ClimberTuning {
             initial_window_per_mille: 10,
             grow_first: false,
             sketch_sample_factor: 64,
+            ghost_gain: 16,
+            ghost_age_per_mille: 1000,
         }
     }
 }
@@ -138,6 +148,19 @@ impl HillClimber {
                 .min(self.capacity.saturating_sub(1))
         } else {
             self.window.saturating_sub(self.step)
+        };
+        self.window
+    }
+
+    /// Moves the window by `amount` now (a ghost's evidence), within the capacity; the
+    /// climb goes on from there.
+    pub(super) fn nudge(&mut self, grow: bool, amount: u64) -> u64 {
+        self.window = if grow {
+            self.window
+                .saturating_add(amount)
+                .min(self.capacity.saturating_sub(1))
+        } else {
+            self.window.saturating_sub(amount)
         };
         self.window
     }
@@ -227,6 +250,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 .saturating_mul(2)
                 .min(self.max_entries);
             self.sketch = Sketch::new(entries, self.climber.tuning().sketch_sample_factor);
+            self.ghosts = Ghosts::new(entries);
         }
         self.evict_overflow();
     }
@@ -359,10 +383,12 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 (Some(c), Some(v)) if c != v => {
                     let (ch, vh) = (self.hash_of(c), self.hash_of(v));
                     if self.admit(ch, vh) {
+                        self.ghosts.record(vh, Ghost::Victim, self.lookups());
                         self.evict(v, vh);
                     } else {
                         candidate = self.store.next(c);
                         left -= 1;
+                        self.ghosts.record(ch, Ghost::Rejected, self.lookups());
                         self.evict(c, ch);
                     }
                 }
@@ -371,7 +397,11 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                     left -= 1;
                     self.evict(c, self.hash_of(c));
                 }
-                (None, Some(v)) => self.evict(v, self.hash_of(v)),
+                (None, Some(v)) => {
+                    let vh = self.hash_of(v);
+                    self.ghosts.record(vh, Ghost::Victim, self.lookups());
+                    self.evict(v, vh);
+                }
                 (None, None) => {
                     // L2 is empty only if L1 alone overflows, which its own bound prevents;
                     // kept total so a misbehaving weigher cannot loop forever.
@@ -387,6 +417,58 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 }
             }
         }
+    }
+
+    /// The ghost of the key of `hash`, if the policy turned it away lately (and ghosts
+    /// are on), forgotten as it is returned.
+    #[inline]
+    pub(super) fn take_ghost(&mut self, hash: u64) -> Option<Ghost> {
+        let tuning = self.climber.tuning();
+        if tuning.ghost_gain == 0 {
+            return None;
+        }
+        let max_age = mul_per_mille(self.max_entries as u64, tuning.ghost_age_per_mille);
+        self.ghosts.take(hash, self.lookups(), max_age)
+    }
+
+    /// Lookups so far (every lookup is an L1 hit or an L1 miss).
+    #[inline]
+    fn lookups(&self) -> u64 {
+        self.counters[0].hits + self.counters[0].misses
+    }
+
+    /// A miss on a key the policy turned away lately: moves the window towards the half
+    /// that would have kept it. As ARC: each return counts the other kind's ghosts over
+    /// its own kind's, so the evidence the policy makes plenty of (rejections, under a
+    /// frequency-heavy workload) weighs less per return; evidence accumulates in
+    /// thousandths of an entry and moves the window by whole entries.
+    #[cold]
+    pub(super) fn ghost_nudge(&mut self, kind: Ghost) {
+        let gain = self.climber.tuning().ghost_gain;
+        let (this, other) = match kind {
+            Ghost::Rejected => (Ghost::Rejected, Ghost::Victim),
+            Ghost::Victim => (Ghost::Victim, Ghost::Rejected),
+        };
+        let weight = (u64::from(self.ghosts.count(other)) * 1000 * gain
+            / u64::from(self.ghosts.count(this)).max(1))
+        .clamp(1, 64_000) as i64;
+        self.ghost_credit += if kind == Ghost::Rejected {
+            weight
+        } else {
+            -weight
+        };
+        let entries = self.ghost_credit / 1000;
+        if entries == 0 {
+            return;
+        }
+        self.ghost_credit -= entries * 1000;
+        let unit = (self.weight() / (self.store.len().max(1) as u64)).max(1);
+        let window = self
+            .climber
+            .nudge(entries > 0, entries.unsigned_abs().saturating_mul(unit));
+        self.window_capacity = window;
+        self.l1_target = l1_target(self.config.capacity, self.config.l1_capacity, window);
+        self.shrink_l1();
     }
 
     /// TinyLFU admission: should the candidate replace the victim?

@@ -342,3 +342,73 @@ fn reused_keys_reach_l1_before_the_cache_is_full() {
     assert_eq!(s.l1.hits, 2 * (500 - window), "{s:?}");
     assert!(s.hit_rate() > 0.7);
 }
+
+/// Ghosts (keys turned away that come back soon) move the window long before the hill
+/// climber's first samples: on a short recency-heavy trace, like the LIRS `backf` trace
+/// (9,000 requests) where a climber sampling every 10 × capacity lookups barely moves, the
+/// window opens; a frequency-heavy trace keeps it small.
+#[test]
+fn ghosts_open_the_window_on_a_short_recency_trace_only() {
+    let capacity = 200;
+    let mut rng = 0x9E37_79B9_u64;
+    // Each request: one of the 300 newest keys, the newest most often; a new key every 3.
+    let recency: Vec<u64> = (0..6_000u64)
+        .map(|i| {
+            let back = (next_random(&mut rng) % 300).min(next_random(&mut rng) % 300);
+            (i / 3).saturating_sub(back)
+        })
+        .collect();
+    // A fixed skewed popularity over 4,000 keys.
+    let frequency: Vec<u64> = (0..6_000u64)
+        .map(|_| {
+            let r = next_random(&mut rng);
+            let octave = ((r >> 2) & 0xFFFF).trailing_ones() as u64;
+            (octave * 200 + (r >> 32) % 200) % 4_000
+        })
+        .collect();
+    let run = |trace: &[u64], ghosts: bool| {
+        let mut c = Cache::with_weigher_and_hasher(
+            CacheConfig::new(capacity),
+            UnitWeigher,
+            Fixed::with_seed(7),
+        )
+        .expect("valid");
+        let mut tuning = ClimberTuning::default();
+        if !ghosts {
+            tuning.ghost_gain = 0;
+        }
+        c.set_climber_tuning(tuning);
+        let mut hits = 0;
+        for &k in trace {
+            hits += u64::from(c.get(T0, &k).is_some());
+            if c.peek(T0, &k).is_none() {
+                c.insert(T0, k, k);
+            }
+            c.validate();
+        }
+        (c.window_capacity, hits)
+    };
+    let start = policy::HillClimber::new(capacity, ClimberTuning::default()).window();
+    let (with, hits_with) = run(&recency, true);
+    let (without, hits_without) = run(&recency, false);
+    let (freq, _) = run(&frequency, true);
+    std::println!(
+        "window from {start}: recency {with} ({hits_with} hits), without ghosts {without} \
+         ({hits_without} hits); frequency {freq}"
+    );
+    assert!(
+        with >= 10 * start,
+        "recency, ghosts: window {start} -> {with}"
+    );
+    assert!(without < with, "without ghosts: {without}, with: {with}");
+    assert!(
+        hits_with > hits_without,
+        "ghosts must pay: {hits_with} hits against {hits_without}"
+    );
+    assert!(
+        freq <= 5 * start,
+        "frequency, ghosts: window {start} -> {freq}"
+    );
+    // Deterministic for the same calls.
+    assert_eq!(run(&recency, true), (with, hits_with));
+}
