@@ -285,7 +285,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let report = report_file::load(&file).map_err(bad_input)?;
             match format {
                 Format::Table => print!("{}", show::render(&report)),
-                Format::Json => println!("{}", report.to_json()),
+                Format::Json => println!("{}", report.to_json_pretty()),
             }
             Ok(())
         }

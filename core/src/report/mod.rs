@@ -334,9 +334,15 @@ impl Report {
         Ok(report)
     }
 
-    /// The report as pretty-printed JSON.
+    /// The report as compact JSON: what files, checkpoints and `/api/report` hold (a month
+    /// of rollups pretty-printed is several times larger and slower to parse).
     pub fn to_json(&self) -> String {
         // Serializing plain data with string keys into a String cannot fail.
+        serde_json::to_string(self).expect("report serializes")
+    }
+
+    /// The report as pretty-printed JSON, for people (`perfopt report show --format json`).
+    pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes")
     }
 

@@ -502,53 +502,51 @@ impl TierStore {
         }
     }
 
-    fn rows(&self) -> Vec<Row> {
-        let mut out = Vec::with_capacity(self.blocks.rows() + 1);
+    /// The tier as report data.
+    pub(crate) fn to_rollup(&self) -> Rollup {
+        // Column by column, straight from the encoded blocks into the report's arrays:
+        // no per-row map, one histogram allocation per non-empty row.
+        let closed = self.blocks.rows();
+        let rows = closed + usize::from(self.open.is_some());
+        let mut t_ms = Vec::with_capacity(rows);
+        let mut metrics: BTreeMap<String, RollupColumn> = BTreeMap::new();
         for b in &self.blocks.blocks {
-            let times = b.times();
-            let start = out.len();
-            out.extend(times.into_iter().map(|t| (t, BTreeMap::new())));
+            let base = t_ms.len();
+            t_ms.extend(b.times());
             for (name, c) in &b.columns {
+                let col = match metrics.get_mut(name.as_str()) {
+                    Some(col) => col,
+                    None => metrics
+                        .entry(name.clone())
+                        .or_insert_with(|| RollupColumn::empty(c.scale, rows)),
+                };
                 let (mut pos, mut prev_min) = (0, 0);
                 for i in 0..c.written {
                     let Some(agg) = Agg::decode(&c.bytes, &mut pos, &mut prev_min) else {
                         break;
                     };
-                    if agg.count > 0 {
-                        let row: &mut Row = &mut out[start + c.start + i];
-                        row.1.insert(name.clone(), (c.scale, agg));
+                    let row = base + c.start + i;
+                    if agg.count > 0 && row < rows {
+                        col.set(row, c.scale, &agg);
                     }
                 }
             }
         }
-        if let Some(open) = &self.open {
-            out.push(open.clone());
-        }
-        out
-    }
-
-    /// The tier as report data.
-    pub(crate) fn to_rollup(&self) -> Rollup {
-        let rows = self.rows();
-        let mut metrics: BTreeMap<String, RollupColumn> = BTreeMap::new();
-        for (_, aggs) in &rows {
-            for (name, (scale, _)) in aggs {
-                metrics
-                    .entry(name.clone())
-                    .or_insert_with(|| RollupColumn::empty(*scale, rows.len()));
-            }
-        }
-        for (i, (_, aggs)) in rows.iter().enumerate() {
+        if let Some((t, aggs)) = &self.open {
+            t_ms.push(*t);
             for (name, (scale, agg)) in aggs {
-                if let Some(col) = metrics.get_mut(name) {
-                    col.set(i, *scale, agg);
+                let col = metrics
+                    .entry(name.clone())
+                    .or_insert_with(|| RollupColumn::empty(*scale, rows));
+                if agg.count > 0 {
+                    col.set(rows - 1, *scale, agg);
                 }
             }
         }
         Rollup {
             step_ms: self.spec.step_ms,
             span_ms: self.spec.span_ms,
-            t_ms: rows.iter().map(|r| r.0).collect(),
+            t_ms,
             metrics,
         }
     }
@@ -668,8 +666,142 @@ pub struct RollupColumn {
     pub max: Vec<Option<f64>>,
     /// Mean value.
     pub mean: Vec<Option<f64>>,
-    /// `[bucket, count]` of the non-empty histogram buckets (see [`rollup_bucket`]).
+    /// `[bucket, count]` of the non-empty histogram buckets (see [`rollup_bucket`]). In
+    /// JSON each row is one flat array `[b0, c0, b1 - b0, c1, …]` (bucket deltas); rows of
+    /// `[bucket, count]` pairs, as older reports wrote them, are read too.
+    #[serde(with = "hist_rows")]
     pub histogram: Vec<Vec<[u64; 2]>>,
+}
+
+/// JSON form of rollup histogram rows: each row a flat array of bucket deltas and counts,
+/// `[b0, c0, b1 - b0, c1, …]` (half the brackets and smaller numbers than pairs); reads
+/// rows of `[bucket, count]` pairs too.
+mod hist_rows {
+    use alloc::vec::Vec;
+    use core::fmt;
+
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use serde::ser::{SerializeSeq, Serializer};
+
+    /// A row as written.
+    struct Flat<'a>(&'a [[u64; 2]]);
+
+    impl serde::Serialize for Flat<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len() * 2))?;
+            let mut prev = 0u64;
+            for &[b, c] in self.0 {
+                // Buckets increase (checked by `validate`); wrapping keeps a bad row lossless.
+                seq.serialize_element(&b.wrapping_sub(prev))?;
+                seq.serialize_element(&c)?;
+                prev = b;
+            }
+            seq.end()
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        rows: &[Vec<[u64; 2]>],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(rows.len()))?;
+        for row in rows {
+            seq.serialize_element(&Flat(row))?;
+        }
+        seq.end()
+    }
+
+    /// One element of a row: a number (flat form) or a `[bucket, count]` pair (old form).
+    enum Elem {
+        Num(u64),
+        Pair([u64; 2]),
+    }
+
+    impl<'de> serde::Deserialize<'de> for Elem {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Elem, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Elem;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a non-negative integer or a [bucket, count] pair")
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Elem, E> {
+                    Ok(Elem::Num(v))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Elem, A::Error> {
+                    let b = a
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                    let c = a
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                    if a.next_element::<de::IgnoredAny>()?.is_some() {
+                        return Err(de::Error::invalid_length(3, &self));
+                    }
+                    Ok(Elem::Pair([b, c]))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// One row in either form.
+    struct Row(Vec<[u64; 2]>);
+
+    impl<'de> serde::Deserialize<'de> for Row {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Row, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Row;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a histogram row: [bucket delta, count, …] or [[bucket, count], …]")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Row, A::Error> {
+                    let mut out: Vec<[u64; 2]> = Vec::new();
+                    let (mut flat, mut pairs) = (false, false);
+                    let mut pending: Option<u64> = None;
+                    let mut prev = 0u64;
+                    while let Some(e) = a.next_element::<Elem>()? {
+                        match e {
+                            Elem::Pair(p) => {
+                                pairs = true;
+                                out.push(p);
+                            }
+                            Elem::Num(n) => {
+                                flat = true;
+                                match pending.take() {
+                                    None => pending = Some(n),
+                                    Some(delta) => {
+                                        prev = prev.wrapping_add(delta);
+                                        out.push([prev, n]);
+                                    }
+                                }
+                            }
+                        }
+                        if flat && pairs {
+                            return Err(de::Error::custom(
+                                "a histogram row mixes numbers and [bucket, count] pairs",
+                            ));
+                        }
+                    }
+                    if pending.is_some() {
+                        return Err(de::Error::custom(
+                            "a histogram row has an odd number of entries (bucket delta, count, …)",
+                        ));
+                    }
+                    Ok(Row(out))
+                }
+            }
+            d.deserialize_seq(V)
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Vec<[u64; 2]>>, D::Error> {
+        let rows: Vec<Row> = serde::Deserialize::deserialize(d)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
 }
 
 impl RollupColumn {
@@ -971,6 +1103,7 @@ pub(crate) fn merge_rollups(inputs: &[(u64, &[Rollup])]) -> Result<Vec<Rollup>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn sealed_blocks_store_common_factors_and_decode_exactly() {
@@ -1011,5 +1144,62 @@ mod tests {
         r = Retention::default();
         r.full_ms = 0;
         assert!(r.validate().is_err());
+    }
+
+    #[test]
+    fn rollup_histograms_are_written_flat_and_read_in_both_forms() {
+        let mut store = TierStore::new(TierSpec {
+            step_ms: 1000,
+            span_ms: u64::MAX,
+        });
+        for i in 0..2000u64 {
+            store.add(i * 100, |aggs| {
+                let (_, agg) = aggs
+                    .entry(String::from("m"))
+                    .or_insert((100.0, Agg::default()));
+                agg.record(((i * 7919) % 5000) as i64);
+            });
+        }
+        let rollup = store.to_rollup();
+        assert_eq!(rollup.t_ms.len(), 200);
+        let col = &rollup.metrics["m"];
+        assert!(col.histogram.iter().all(|row| row.len() > 1));
+        let flat = serde_json::to_string(&rollup).unwrap();
+        // No pairs in the flat form (every row is a list of numbers), and it reads back to
+        // the same rows.
+        let value: serde_json::Value = serde_json::from_str(&flat).unwrap();
+        let written = value["metrics"]["m"]["histogram"].as_array().unwrap();
+        assert_eq!(written.len(), col.histogram.len());
+        for row in written {
+            let row = row.as_array().unwrap();
+            assert!(
+                row.len() % 2 == 0 && row.iter().all(|x| x.is_u64()),
+                "{row:?}"
+            );
+        }
+        let back: Rollup = serde_json::from_str(&flat).unwrap();
+        assert_eq!(back, rollup);
+        // The older form, [bucket, count] pairs, reads to the same rows as well.
+        let rows: Vec<String> = col
+            .histogram
+            .iter()
+            .map(|row| serde_json::to_string(row).unwrap())
+            .collect();
+        let mut old: serde_json::Value = serde_json::from_str(&flat).unwrap();
+        old["metrics"]["m"]["histogram"] =
+            serde_json::from_str(&format!("[{}]", rows.join(","))).unwrap();
+        let back: Rollup = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(back, rollup);
+        // Malformed rows are errors that say what is wrong.
+        for (bad, says) in [
+            ("[[1, 2, 3]]", "length"),
+            ("[[1, 2], 3]", "mixes"),
+            ("[1, 2, 3]", "odd"),
+        ] {
+            let mut v = old.clone();
+            v["metrics"]["m"]["histogram"] = serde_json::from_str(&format!("[{bad}]")).unwrap();
+            let e = serde_json::from_value::<Rollup>(v).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }
