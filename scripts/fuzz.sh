@@ -5,7 +5,7 @@
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# Runs each target (default: all four) for the given time (default 600 s) on the seed corpus
+# Runs each target (default: all five) for the given time (default 600 s) on the seed corpus
 # in fuzz/corpus/<target>/, adding new inputs there; prints executions and coverage; a crash
 # is saved under fuzz/artifacts/<target>/ and the script exits non-zero. Turn each crash into
 # a regression test by copying it into fuzz/corpus/<target>/ (the replay test
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../fuzz"
 secs="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(report_json rules_file chat_line machines)
+[ ${#targets[@]} -gt 0 ] || targets=(report_json rules_file chat_line machines pool_machine)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2
 # -O: release with debug assertions (overflow checks stay on).
 cargo fuzz build -s none -O

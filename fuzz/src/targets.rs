@@ -184,3 +184,126 @@ pub fn machines(data: &[u8]) {
         assert!(cache.weight() <= capacity, "cache over capacity");
     }
 }
+
+/// Operation sequences on the pool machine, driven the way a host drives it (create, check,
+/// grant, release, cancel, timers, close), `validate()` after every step. The host's own
+/// book-keeping is checked against the pool's counts: connections in use are exactly the
+/// slots the host holds.
+pub fn pool_machine(data: &[u8]) {
+    use perfopt_core::pool::{
+        Cancelled, CreateFailure, Get, Health, Pool, PoolAction, PoolConfig, SlotId, WaiterId,
+    };
+    let Some((&first, ops)) = data.split_first() else {
+        return;
+    };
+    let mut config = PoolConfig::new(usize::from(first % 6) + 1);
+    config.min_idle = usize::from(first / 6 % 3).min(config.max_size);
+    config.max_waiters = usize::from(first / 18 % 5);
+    config.max_lifetime = (first & 0x40 != 0).then(|| Duration::from_millis(400));
+    config.idle_timeout = (first & 0x80 != 0).then(|| Duration::from_millis(300));
+    config.check_after_idle = (first & 0x20 != 0).then(|| Duration::from_millis(50));
+    config.leak_threshold = Some(Duration::from_millis(500));
+    let mut now = Instant::ZERO;
+    let Ok(mut pool) = Pool::new(config, now) else {
+        return;
+    };
+    let mut held: Vec<SlotId> = Vec::new();
+    let mut waiters: Vec<WaiterId> = Vec::new();
+    let mut cancelled: Vec<WaiterId> = Vec::new();
+    let mut creating: Vec<SlotId> = Vec::new();
+    let mut checking: Vec<SlotId> = Vec::new();
+    let pick = |len: usize, arg: u8| usize::from(arg) % len;
+    for pair in ops.chunks(2) {
+        let (op, arg) = (pair[0], *pair.get(1).unwrap_or(&0));
+        match op % 10 {
+            0 | 1 => {
+                let deadline = now.saturating_add(Duration::from_millis(u64::from(arg) * 3));
+                match pool.get(now, deadline) {
+                    Get::Ready(slot) => held.push(slot),
+                    Get::Queued(w) => waiters.push(w),
+                    _ => {}
+                }
+            }
+            2 if !held.is_empty() => {
+                let slot = held.swap_remove(pick(held.len(), arg));
+                let health = if arg % 5 == 0 {
+                    Health::Broken
+                } else {
+                    Health::Healthy
+                };
+                pool.release(now, slot, health)
+                    .expect("a held connection is returned");
+            }
+            3 if !waiters.is_empty() => {
+                let w = waiters.swap_remove(pick(waiters.len(), arg));
+                // Granted but its Grant not yet drained: the host never holds that slot.
+                if let Cancelled::Released(_) =
+                    pool.cancel(now, w).expect("a queued waiter cancels")
+                {
+                    cancelled.push(w);
+                }
+            }
+            4 if !creating.is_empty() => {
+                let slot = creating.swap_remove(pick(creating.len(), arg));
+                // The creation may already have timed out (the pool then forgot the slot).
+                let _ = match arg % 4 {
+                    0 => pool.handle_create_failed(now, slot, CreateFailure::Transient),
+                    1 => pool.handle_create_failed(now, slot, CreateFailure::Fatal),
+                    _ => pool.handle_created(now, slot),
+                };
+            }
+            5 if !checking.is_empty() => {
+                let slot = checking.swap_remove(pick(checking.len(), arg));
+                let health = if arg % 3 == 0 {
+                    Health::Broken
+                } else {
+                    Health::Healthy
+                };
+                let _ = pool.handle_checked(now, slot, health);
+            }
+            6 => {
+                now = now.saturating_add(Duration::from_millis(u64::from(arg) * 5));
+                pool.handle_timeout(now);
+            }
+            7 => {
+                if let Some(at) = pool.poll_timeout() {
+                    now = now.max(at);
+                    pool.handle_timeout(now);
+                }
+            }
+            8 if arg == 0xff => pool.close(now),
+            _ => {}
+        }
+        while let Some(action) = pool.poll_action() {
+            match action {
+                PoolAction::Create(slot) => creating.push(slot),
+                PoolAction::Check(slot) => checking.push(slot),
+                PoolAction::Close { slot, .. } => {
+                    assert!(!held.contains(&slot), "a held connection was closed");
+                    creating.retain(|s| *s != slot);
+                    checking.retain(|s| *s != slot);
+                }
+                PoolAction::Grant { waiter, slot } => {
+                    waiters.retain(|w| *w != waiter);
+                    if let Some(i) = cancelled.iter().position(|w| *w == waiter) {
+                        cancelled.swap_remove(i);
+                    } else {
+                        held.push(slot);
+                    }
+                }
+                PoolAction::TimedOut { waiter, .. }
+                | PoolAction::Failed { waiter, .. }
+                | PoolAction::Rejected { waiter, .. } => waiters.retain(|w| *w != waiter),
+                _ => {}
+            }
+        }
+        pool.validate();
+        assert_eq!(pool.in_use(), held.len(), "in use vs the host's held slots");
+        assert_eq!(
+            pool.waiting(),
+            waiters.len(),
+            "waiting vs the host's waiters"
+        );
+        assert!(pool.size() <= pool.config().max_size, "over max_size");
+    }
+}

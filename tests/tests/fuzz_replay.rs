@@ -47,3 +47,8 @@ fn chat_line_corpus() {
 fn machines_corpus() {
     replay("machines", targets::machines);
 }
+
+#[test]
+fn pool_machine_corpus() {
+    replay("pool_machine", targets::pool_machine);
+}
