@@ -107,6 +107,7 @@ fn main() {
         target: Some(Target {
             pid: 1,
             command: Some("server".into()),
+            exit: None,
         }),
         started_at: 1_700_000_000_000,
         ended_at: 0,

@@ -13,6 +13,7 @@ fn base() -> Report {
         target: Some(Target {
             pid: 1,
             command: Some("cmd".into()),
+            exit: None,
         }),
         started_at: 1_700_000_000_000,
         ended_at: 0,

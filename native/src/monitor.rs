@@ -298,6 +298,7 @@ impl Monitor {
         let target = pid.map(|pid| Target {
             pid,
             command: command.or_else(|| sampler.target_command()),
+            exit: None,
         });
         let start = clock::now();
         let interval_ms = u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX);
@@ -374,7 +375,7 @@ impl Monitor {
                 () = tokio::time::sleep_until(clock::to_std(wake).into()) => {}
                 () = &mut stop => stopped = true,
                 status = wait_child(&mut self.child) => {
-                    self.emit(exit_event(status));
+                    self.target_ended(status);
                     stopped = true;
                 }
             }
@@ -400,7 +401,7 @@ impl Monitor {
                         .and_then(Result::ok),
                     None => None,
                 };
-                self.emit(exit_event(status));
+                self.target_ended(status);
                 break;
             }
             while next <= now {
@@ -484,6 +485,19 @@ impl Monitor {
             let r = r.filter(|_| a.state == perfopt_core::rules::AlertState::Firing);
             self.emit(MonitorEvent::Alert(a, r));
         }
+    }
+
+    /// The target ended: the report records how and when (`meta.target.exit`), and the
+    /// event says so.
+    fn target_ended(&self, status: Option<std::process::ExitStatus>) {
+        let event = exit_event(status);
+        let (code, signal) = match event {
+            MonitorEvent::TargetKilled(sig) => (None, Some(sig)),
+            MonitorEvent::TargetExited(code) => (code, None),
+            _ => (None, None),
+        };
+        lock(&self.handle.shared.recorder).set_target_exit(clock::now(), code, signal);
+        self.emit(event);
     }
 
     fn emit(&self, ev: MonitorEvent) {

@@ -27,6 +27,13 @@ pub fn render(report: &Report) -> String {
                 .map(|c| format!("  {}", clean(c)))
                 .unwrap_or_default()
         );
+        if let Some(exit) = &t.exit {
+            let _ = writeln!(
+                out,
+                "          {exit} at {:.1} s",
+                exit.at_ms as f64 / 1000.0
+            );
+        }
     }
     let secs = report.duration().as_secs_f64();
     let _ = writeln!(

@@ -88,7 +88,22 @@ fn the_final_report_says_the_command_exited_with_its_code() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("target exited with code 3"), "{stderr}");
-    assert!(perfopt::report_file::load(&out).is_ok());
+    let report = perfopt::report_file::load(&out).expect("the report is written");
+    let exit = report
+        .meta
+        .target
+        .as_ref()
+        .and_then(|t| t.exit)
+        .expect("meta.target.exit");
+    assert_eq!((exit.code, exit.signal), (Some(3), None));
+    // It slept a second before exiting; the run ended with it.
+    assert!(
+        (900..=report.duration().as_millis() as u64 + 10).contains(&exit.at_ms),
+        "{exit:?}"
+    );
+    let shown = run(&["report", "show", out.to_str().unwrap()]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("exited with code 3 at "), "{shown}");
 }
 
 /// The children of `pid` (Linux).
@@ -135,7 +150,13 @@ fn the_final_report_says_the_command_was_killed() {
     let status = wait_exit(&mut monitor.0, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
     let report = perfopt::report_file::load(&out).expect("the report is written");
-    assert!(report.meta.target.is_some());
+    let exit = report
+        .meta
+        .target
+        .as_ref()
+        .and_then(|t| t.exit)
+        .expect("meta.target.exit");
+    assert_eq!((exit.code, exit.signal), (None, Some(9)));
 }
 
 /// Makes `dir` unwritable even for root (an immutable folder), or with permissions when not

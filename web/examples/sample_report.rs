@@ -44,6 +44,7 @@ fn main() {
         target: Some(Target {
             pid: 48_213,
             command: Some("chat-server --port 8080 --workers 4".into()),
+            exit: None,
         }),
         started_at,
         ended_at: 0,

@@ -38,6 +38,7 @@ fn sample_report() -> Report {
         target: Some(Target {
             pid: 4242,
             command: Some("server --port 1".into()),
+            exit: None,
         }),
         started_at: 1_700_000_000_000,
         ended_at: 0,

@@ -544,12 +544,20 @@ function render() {
   for (const note of document.querySelectorAll('.eval-note')) note.hidden = !state.evaluation;
 }
 
+/** How the watched process ended: `exited with code 3 at 12.0 s`, `killed by signal 9 at …`. */
+function targetExit(exit) {
+  const how = exit.signal != null ? `killed by signal ${exit.signal}`
+    : exit.code != null ? `exited with code ${exit.code}` : 'exited';
+  return `${how} at ${fmtT(exit.at_ms)}`;
+}
+
 function renderMeta() {
   const { meta, series } = state.data;
   const target = meta.target
     ? h('p', { class: 'target' },
       h('span', { class: 'pill' }, `pid ${meta.target.pid}`),
-      meta.target.command ? h('code', { class: 'command', title: meta.target.command }, meta.target.command) : null)
+      meta.target.command ? h('code', { class: 'command', title: meta.target.command }, meta.target.command) : null,
+      meta.target.exit ? h('span', { class: 'pill exit' }, targetExit(meta.target.exit)) : null)
     : h('p', { class: 'target muted' }, 'System-wide (no target process)');
   const item = (label, value, title) => h('div', { class: 'meta-item' },
     h('dt', null, label), h('dd', { title }, value));

@@ -97,6 +97,33 @@ pub struct Target {
     /// Its command line, when perfopt started it or could read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// How and when it ended, when it ended before the run did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<TargetExit>,
+}
+
+/// How the watched process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetExit {
+    /// When perfopt saw it end, milliseconds since the run's start.
+    pub at_ms: u64,
+    /// Its exit code, when it exited (and the code could be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    /// The signal that killed it, when a signal did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+}
+
+impl fmt::Display for TargetExit {
+    /// `exited with code 3`, `killed by signal 9`, or `exited` (how is unknown).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (_, Some(s)) => write!(f, "killed by signal {s}"),
+            (Some(c), None) => write!(f, "exited with code {c}"),
+            (None, None) => f.write_str("exited"),
+        }
+    }
 }
 
 /// A metric's whole-run summary, in the metric's unit, with the histogram it came from.

@@ -318,6 +318,20 @@ impl Recorder {
         true
     }
 
+    /// Records that the watched process ended at `now` (with its exit `code` or the `signal`
+    /// that killed it, as far as known): the report's `meta.target.exit`. Nothing happens
+    /// when the report has no target.
+    pub fn set_target_exit(&mut self, now: Instant, code: Option<i32>, signal: Option<i32>) {
+        let at_ms = u64::try_from(self.elapsed(now).as_millis()).unwrap_or(u64::MAX);
+        if let Some(target) = &mut self.meta.target {
+            target.exit = Some(super::TargetExit {
+                at_ms,
+                code,
+                signal,
+            });
+        }
+    }
+
     /// Report time at `now`.
     fn elapsed(&self, now: Instant) -> Duration {
         self.offset

@@ -10,6 +10,7 @@ fn meta() -> Meta {
         target: Some(Target {
             pid: 42,
             command: Some("burn --mb 8".into()),
+            exit: None,
         }),
         started_at: 1_700_000_000_000,
         ended_at: 0,
