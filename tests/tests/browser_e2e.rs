@@ -456,3 +456,88 @@ fn live_updates_arrive_over_the_stream_and_catch_up_after_a_drop() {
         "same samples as the server"
     );
 }
+
+/// Axis ranges crafted to break tick loops (a span of 16 at 1e17, where a step smaller than
+/// one ulp never advances; 15 decades in one chart; a constant series): the page renders
+/// every chart and stays responsive, whole run and zoomed to one sample. Regression test for
+/// the viewer's old tick loops that never ended on such ranges (RELIABILITY.md, finding 12).
+#[test]
+fn crafted_axis_ranges_do_not_freeze_the_viewer() {
+    if skip() {
+        return;
+    }
+    use perfopt_core::report::{Meta, Recorder, metrics};
+    use perfopt_core::{Instant as I, rules::default_rules};
+    let meta = Meta {
+        tool_version: "0.1.0".into(),
+        host: "crafted".into(),
+        target: None,
+        started_at: 1_700_000_000_000,
+        ended_at: 0,
+        interval_ms: 1000,
+    };
+    let mut rec = Recorder::new(I::ZERO, meta, default_rules()).unwrap();
+    for s in 1..=120u64 {
+        rec.handle_sample(
+            I::from_secs(s),
+            [
+                (metrics::SYS_MEM_AVAILABLE, 1e9),
+                (metrics::LATENCY_P99, 1.0),
+                (metrics::THROUGHPUT, 120.0),
+                (metrics::SYS_CPU, 50.0),
+            ],
+        );
+    }
+    // A recorder quantises (and clamps at 2^46 units): craft the file's columns directly,
+    // as a hostile file would.
+    let mut v: Value = serde_json::from_str(&rec.report(I::from_secs(120)).to_json()).unwrap();
+    let n = v["series"]["t_ms"].as_array().unwrap().len();
+    // 1e17 and 1e17 + 16: adjacent doubles apart.
+    v["series"][metrics::SYS_MEM_AVAILABLE] = json!(
+        (0..n)
+            .map(|i| 1e17 + (i % 2) as f64 * 16.0)
+            .collect::<Vec<_>>()
+    );
+    // 1e-3 ms .. 1e12 ms in one chart.
+    v["series"][metrics::LATENCY_P99] = json!(
+        (0..n)
+            .map(|i| if i % 2 == 0 { 1e-3 } else { 1e12 })
+            .collect::<Vec<_>>()
+    );
+    // A constant series (zero-height range) stays as it is: throughput, 120/s.
+    let text = v.to_string();
+    let report = perfopt_core::report::Report::from_json(&text).expect("a valid report");
+    assert_eq!(
+        report.series.column(metrics::SYS_MEM_AVAILABLE).unwrap()[1],
+        Some(1e17 + 16.0),
+        "the crafted values are what the viewer gets"
+    );
+    let dir = TempDir::new("browser-crafted");
+    let file = dir.path().join("crafted.json");
+    std::fs::write(&file, &text).unwrap();
+    let (_server, url) = start_serve(&file);
+    let browser = Browser::start();
+    browser.goto(&url);
+    wait_ready(&browser);
+    let charts = browser.wait_for(
+        "const n = document.querySelectorAll('#charts .uplot').length; return n >= 4 ? n : null;",
+        Duration::from_secs(15),
+    );
+    assert!(charts.as_u64().unwrap() >= 4, "{charts}");
+    // Responsive: a script runs at once (a frozen tab makes chromedriver time out instead).
+    let started = std::time::Instant::now();
+    assert_eq!(browser.execute("return 1 + 1;", json!([])), json!(2));
+    // Zoomed to a single sample's width, every chart redraws, and the page still answers.
+    browser.execute("window.perfoptViewer.zoom(60000, 60001);", json!([]));
+    browser.wait_for(
+        "return document.body.dataset.spanFrom === '60000';",
+        Duration::from_secs(10),
+    );
+    assert_eq!(browser.execute("return 2 + 2;", json!([])), json!(4));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the page took {:?} to answer",
+        started.elapsed()
+    );
+    shot(&browser, "viewer-crafted-ranges.png");
+}
