@@ -1,11 +1,12 @@
 //! Long-run benchmark: 30 simulated days of one sample a second through core's
 //! [`Recorder`], in virtual time, with the 13 metrics `perfopt monitor --pid` records.
 //!
-//! Prints, at days 1, 7 and 30 (and every 3 days with `--every-3-days`): the heap held by the
+//! Runs 30 days (`--days N` for another length) and prints, at days 1, 7 and 30, every 5 days
+//! after that, and the last day (every 3 days with `--every-3-days`): the heap held by the
 //! whole process (a counting allocator), the recorder's own estimate of its encoded tiers,
 //! full-resolution bytes per value, the mean cost of a sample over the last simulated hour,
-//! and the time to build a report (best of 3). `--write FILE` saves the day-30 report (for
-//! `perfopt report show FILE`).
+//! the time to build a report and a `latest` one (what `/metrics` reads; best of 3 each).
+//! `--write FILE` saves the last day's report (for `perfopt report show FILE`).
 //!
 //! ```text
 //! cargo run --release -p perfopt-core --example long_run
@@ -101,6 +102,11 @@ fn main() {
         .position(|a| a == "--write")
         .and_then(|i| args.get(i + 1).cloned());
     let every_3 = args.iter().any(|a| a == "--every-3-days");
+    let days: u64 = args
+        .iter()
+        .position(|a| a == "--days")
+        .and_then(|i| args.get(i + 1))
+        .map_or(30, |d| d.parse().expect("--days N: a whole number of days"));
     let meta = Meta {
         tool_version: "bench".into(),
         host: "sim".into(),
@@ -118,10 +124,17 @@ fn main() {
     let mut rec = Recorder::new(t0, meta, default_rules()).expect("default rules");
     let mut rng = Rng(42);
     println!(
-        "{:>4} {:>10} {:>10} {:>10} {:>9} {:>11} {:>10} {:>12}",
-        "day", "heap MB", "full MB", "rollup MB", "B/value", "ns/sample", "full rows", "report ms"
+        "{:>4} {:>10} {:>10} {:>10} {:>9} {:>11} {:>10} {:>12} {:>10}",
+        "day",
+        "heap MB",
+        "full MB",
+        "rollup MB",
+        "B/value",
+        "ns/sample",
+        "full rows",
+        "report ms",
+        "latest ms"
     );
-    let days = 30u64;
     let mut hour_start = WallClock::now();
     for s in 0..days * 86_400 {
         if s % 3600 == 0 {
@@ -132,7 +145,8 @@ fn main() {
         rec.handle_sample(now, values);
         let day_end = (s + 1) % 86_400 == 0;
         let day = (s + 1) / 86_400;
-        if day_end && (matches!(day, 1 | 7 | 30) || (every_3 && day % 3 == 0)) {
+        let shown = matches!(day, 1 | 7 | 30) || (day > 30 && day % 5 == 0) || day == days;
+        if day_end && (shown || (every_3 && day % 3 == 0)) {
             let per_sample = hour_start.elapsed().as_nanos() as f64 / 3600.0;
             let end = t0.saturating_add(Duration::from_secs(s + 1));
             let mut best = f64::INFINITY;
@@ -148,16 +162,24 @@ fn main() {
                     std::fs::write(path, report.to_json()).expect("write the report");
                 }
             }
+            let mut latest = f64::INFINITY;
+            for _ in 0..3 {
+                let w = WallClock::now();
+                let report = rec.latest(end);
+                latest = latest.min(w.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(report.series.len(), 1);
+            }
             let f = rec.footprint();
             println!(
-                "{day:>4} {:>10.2} {:>10.2} {:>10.2} {:>9.2} {:>11.0} {:>10} {:>12.1}",
+                "{day:>4} {:>10.2} {:>10.2} {:>10.2} {:>9.2} {:>11.0} {:>10} {:>12.1} {:>10.3}",
                 (LIVE.load(Ordering::Relaxed) - base) as f64 / 1e6,
                 f.full_bytes as f64 / 1e6,
                 f.rollup_bytes as f64 / 1e6,
                 f.full_bytes as f64 / f.values as f64,
                 per_sample,
                 rows,
-                best
+                best,
+                latest
             );
         }
     }

@@ -27,6 +27,7 @@ use perfopt_core::report::Report;
 use perfopt_core::report::delta::{Cursor, Delta};
 use tokio::sync::watch;
 
+use crate::clock;
 use crate::http::ReportSource;
 
 /// Tells every open stream to end (so a graceful shutdown does not wait on them).
@@ -171,9 +172,13 @@ impl Hub {
                     return;
                 }
                 let source = h.source.clone();
+                let began = clock::now();
                 let Ok(report) = tokio::task::spawn_blocking(move || source.report()).await else {
                     return;
                 };
+                // A month-long report takes ~0.1 s to build: never spend more than 1/20 of a
+                // core on it, however many readers there are (they share each build).
+                let took = clock::now().saturating_duration_since(began);
                 let key = (
                     report.meta.started_at,
                     report.series.len(),
@@ -191,7 +196,8 @@ impl Hub {
                 // Nothing new for a while (a saved report): look less often, up to 5 s.
                 let wait = base
                     .saturating_mul(1 << quiet.saturating_sub(2).min(6))
-                    .min(Duration::from_secs(5).max(base));
+                    .min(Duration::from_secs(5).max(base))
+                    .max(took.saturating_mul(20));
                 let mut stopped = h.stopped.clone();
                 drop(h);
                 tokio::select! {

@@ -49,6 +49,15 @@ pub trait ReportSource: Send + Sync + 'static {
     /// [`version`]: ReportSource::version
     fn report(&self) -> Report;
 
+    /// The current figures without the history (`series` may hold only each metric's latest
+    /// value, no rollups): what `/metrics` renders. Called on the blocking thread pool, once
+    /// per [`version`]. The default is the whole [`report`](ReportSource::report).
+    ///
+    /// [`version`]: ReportSource::version
+    fn latest(&self) -> Report {
+        self.report()
+    }
+
     /// A number that changes whenever [`report`](ReportSource::report) would return something
     /// new; the server encodes the report once per version. `None` (the default) means
     /// unknown: the report is then re-read at most every [`UNVERSIONED_MAX_AGE`].
@@ -63,6 +72,10 @@ pub const UNVERSIONED_MAX_AGE: Duration = Duration::from_millis(500);
 impl ReportSource for MonitorHandle {
     fn report(&self) -> Report {
         MonitorHandle::report(self)
+    }
+
+    fn latest(&self) -> Report {
+        MonitorHandle::latest(self)
     }
 
     fn version(&self) -> Option<u64> {
@@ -174,11 +187,10 @@ fn check_token(t: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One version of the report with its encodings, made on first use and shared.
+/// One version of the report's encodings, each read and made on first use and shared.
 struct Snapshot {
     version: Option<u64>,
     taken: perfopt_core::Instant,
-    report: Report,
     json: OnceLock<Bytes>,
     metrics: OnceLock<Bytes>,
 }
@@ -218,49 +230,42 @@ impl App {
         if let Some(s) = self.fresh() {
             return Some(s);
         }
-        let app = self.clone();
-        let snap = tokio::task::spawn_blocking(move || {
-            // The version first: a change while reading only causes one more refresh.
-            let version = app.source.version();
-            Arc::new(Snapshot {
-                version,
-                taken: clock::now(),
-                report: app.source.report(),
-                json: OnceLock::new(),
-                metrics: OnceLock::new(),
-            })
-        })
-        .await
-        .ok()?;
+        // The version first: a change while reading only causes one more refresh.
+        let snap = Arc::new(Snapshot {
+            version: self.source.version(),
+            taken: clock::now(),
+            json: OnceLock::new(),
+            metrics: OnceLock::new(),
+        });
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(snap.clone());
         Some(snap)
     }
 
-    /// The bytes of one encoding of the current snapshot, encoded once on the blocking pool.
+    /// The bytes of one encoding of the current version, read and encoded once on the
+    /// blocking pool.
     async fn encoded(
         self: &Arc<Self>,
         pick: fn(&Snapshot) -> &OnceLock<Bytes>,
-        encode: fn(&Report) -> Bytes,
+        encode: fn(&dyn ReportSource) -> Bytes,
     ) -> Option<Bytes> {
         let snap = self.snapshot().await?;
         if let Some(b) = pick(&snap).get() {
             return Some(b.clone());
         }
-        tokio::task::spawn_blocking(move || {
-            pick(&snap).get_or_init(|| encode(&snap.report)).clone()
-        })
-        .await
-        .ok()
+        let source = self.source.clone();
+        tokio::task::spawn_blocking(move || pick(&snap).get_or_init(|| encode(&*source)).clone())
+            .await
+            .ok()
     }
 }
 
-fn encode_json(r: &Report) -> Bytes {
+fn encode_json(source: &dyn ReportSource) -> Bytes {
     // Compact: the viewer parses it; `report show --format json` pretty-prints.
-    Bytes::from(serde_json::to_vec(r).unwrap_or_default())
+    Bytes::from(serde_json::to_vec(&source.report()).unwrap_or_default())
 }
 
-fn encode_metrics(r: &Report) -> Bytes {
-    Bytes::from(prometheus::render(r))
+fn encode_metrics(source: &dyn ReportSource) -> Bytes {
+    Bytes::from(prometheus::render(&source.latest()))
 }
 
 /// The routes (viewer, `/api/report`, `/api/events`, `/metrics`) for a service to embed, with

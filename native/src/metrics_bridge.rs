@@ -45,8 +45,9 @@ pub fn export(report: &Report) -> usize {
     all.len()
 }
 
-/// A task that exports the monitor's report every `every` (only when a new sample was taken
-/// since the last export). Abort the handle to stop it.
+/// A task that exports the monitor's latest figures ([`MonitorHandle::latest`], as
+/// `/metrics` does) every `every` (only when a new sample was taken since the last export).
+/// Abort the handle to stop it.
 pub fn spawn(monitor: MonitorHandle, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
@@ -60,8 +61,8 @@ pub fn spawn(monitor: MonitorHandle, every: Duration) -> tokio::task::JoinHandle
             }
             last = Some(version);
             let monitor = monitor.clone();
-            // Building the report is the heavy part: off the async threads.
-            let _ = tokio::task::spawn_blocking(move || export(&monitor.report())).await;
+            // Reading the figures is the heavy part: off the async threads.
+            let _ = tokio::task::spawn_blocking(move || export(&monitor.latest())).await;
         }
     })
 }

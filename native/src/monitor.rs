@@ -220,7 +220,18 @@ impl MonitorHandle {
 
     /// The report as of now.
     pub fn report(&self) -> Report {
-        let mut report = lock(&self.shared.recorder).report(clock::now());
+        let report = lock(&self.shared.recorder).report(clock::now());
+        self.complete(report)
+    }
+
+    /// The report as of now without its history ([`Recorder::latest`]): each metric's latest
+    /// value, no rollups. What `/metrics` serves; its cost does not grow with the run.
+    pub fn latest(&self) -> Report {
+        let report = lock(&self.shared.recorder).latest(clock::now());
+        self.complete(report)
+    }
+
+    fn complete(&self, mut report: Report) -> Report {
         report.profile = self.shared.profiler.table(PROFILE_TOP_N);
         for c in lock(&self.shared.components).iter() {
             report.components.insert(c.name().to_string(), c.stats());

@@ -247,7 +247,10 @@ async fn the_connection_cap_holds_and_frees_slots() {
 /// Counts reads of the report; `version` is bumped by hand; each read takes a while.
 struct Counting {
     report: Report,
+    /// Reads of the whole report (`/api/report`).
     reads: AtomicU64,
+    /// Reads of the latest figures (`/metrics`).
+    latest_reads: AtomicU64,
     version: AtomicU64,
     delay: Duration,
 }
@@ -256,6 +259,12 @@ impl ReportSource for Counting {
     fn report(&self) -> Report {
         self.reads.fetch_add(1, Ordering::SeqCst);
         // Blocking on purpose: the server must call this off its async threads.
+        std::thread::sleep(self.delay);
+        self.report.clone()
+    }
+
+    fn latest(&self) -> Report {
+        self.latest_reads.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(self.delay);
         self.report.clone()
     }
@@ -270,6 +279,7 @@ async fn the_report_is_read_and_encoded_once_per_version() {
     let source = Arc::new(Counting {
         report: report(500),
         reads: AtomicU64::new(0),
+        latest_reads: AtomicU64::new(0),
         version: AtomicU64::new(1),
         delay: Duration::from_millis(50),
     });
@@ -295,7 +305,12 @@ async fn the_report_is_read_and_encoded_once_per_version() {
     assert_eq!(
         source.reads.load(Ordering::SeqCst),
         1,
-        "one read for 40 requests"
+        "one read of the report for 20 requests"
+    );
+    assert_eq!(
+        source.latest_reads.load(Ordering::SeqCst),
+        1,
+        "one read of the latest figures for 20 scrapes"
     );
     assert!(bodies.windows(2).all(|w| w[0] == w[1]));
     let parsed = Report::from_json(std::str::from_utf8(&bodies[0]).unwrap()).unwrap();
@@ -318,6 +333,7 @@ async fn heavy_work_runs_off_the_async_thread() {
     let source = Arc::new(Counting {
         report: report(10),
         reads: AtomicU64::new(0),
+        latest_reads: AtomicU64::new(0),
         version: AtomicU64::new(1),
         delay: Duration::from_millis(1500),
     });

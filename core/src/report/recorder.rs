@@ -438,6 +438,18 @@ impl Recorder {
 
     /// The report as of `now`: `O(retained points)`, independent of the run's length.
     pub fn report(&self, now: Instant) -> Report {
+        self.build(now, true)
+    }
+
+    /// The report as of `now` without its history: `series` holds one row, each metric's
+    /// latest value within the rules' window, and there are no rollups; summaries, rules, alerts, recommendations and the memory
+    /// analysis are those of [`report`](Recorder::report). What a scrape of the current
+    /// figures needs (`/metrics`), at a cost that does not grow with the run's length.
+    pub fn latest(&self, now: Instant) -> Report {
+        self.build(now, false)
+    }
+
+    fn build(&self, now: Instant, history: bool) -> Report {
         let elapsed = self.elapsed(now);
         let mut meta = self.meta.clone();
         meta.ended_at = meta
@@ -459,18 +471,18 @@ impl Recorder {
                 MetricSummary::from_histogram(Unit::Millis, self.latency_us.clone(), elapsed),
             );
         }
-        let series = self.tiers.full.to_series();
+        let (series, rollups) = if history {
+            let rollups = self.tiers.rollups.iter().map(TierStore::to_rollup);
+            (self.tiers.full.to_series(), rollups.collect())
+        } else {
+            (self.recent.latest(), Vec::new())
+        };
         let watched_rss = self.histograms.contains_key(metrics::PROC_RSS);
         Report {
             schema: String::from(SCHEMA),
             meta,
             series,
-            rollups: self
-                .tiers
-                .rollups
-                .iter()
-                .map(TierStore::to_rollup)
-                .collect(),
+            rollups,
             retention: Some(self.retention.clone()),
             summaries,
             components: BTreeMap::new(),

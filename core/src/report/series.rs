@@ -92,6 +92,26 @@ impl Series {
         true
     }
 
+    /// One row at the last sample's time with each metric's latest value (the last one that
+    /// is not `null`); empty when `self` is.
+    pub fn latest(&self) -> Series {
+        let Some(&t) = self.t_ms.last() else {
+            return Series::new();
+        };
+        let columns = self
+            .columns
+            .iter()
+            .filter_map(|(name, col)| {
+                let v = col.iter().rev().flatten().next()?;
+                Some((name.clone(), vec![Some(*v)]))
+            })
+            .collect();
+        Series {
+            t_ms: vec![t],
+            columns,
+        }
+    }
+
     /// A series from its columns (the caller guarantees equal lengths).
     pub(crate) fn from_parts(t_ms: Vec<u64>, columns: BTreeMap<String, Vec<Option<f64>>>) -> Self {
         Series { t_ms, columns }

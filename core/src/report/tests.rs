@@ -416,3 +416,51 @@ fn leak_work_stays_bounded_over_a_long_run() {
     assert_eq!(leak.verdict, crate::leak::Verdict::Leak, "{leak:?}");
     assert!((leak.slope_mb_per_h - 5.0).abs() < 0.5, "{leak:?}");
 }
+
+#[test]
+fn latest_is_the_report_without_its_history() {
+    let t0 = Instant::from_secs(5);
+    let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
+    rec.set_retention(small_retention()).unwrap();
+    let mut rng = Rng(7);
+    feed(&mut rec, t0, 0, 4 * 3600, &mut rng);
+    // A last sample with one metric only: the others come from earlier samples.
+    let last = t0.saturating_add(Duration::from_secs(4 * 3600));
+    assert!(rec.handle_sample(last, [(metrics::SYS_MEM, 41.5)]));
+    let now = last.saturating_add(Duration::from_millis(500));
+    let full = rec.report(now);
+    let latest = rec.latest(now);
+    assert_eq!(latest.series.len(), 1);
+    assert_eq!(
+        latest.series.t_ms(),
+        &full.series.t_ms()[full.series.len() - 1..]
+    );
+    assert!(latest.rollups.is_empty() && !full.rollups.is_empty());
+    // Each metric's latest value is the full series' last value that is not null.
+    for name in full.series.metrics() {
+        let want = full
+            .series
+            .column(name)
+            .unwrap()
+            .iter()
+            .rev()
+            .flatten()
+            .next();
+        assert_eq!(
+            latest.series.column(name).map(|c| c[0].unwrap()).as_ref(),
+            want,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        latest.series.column(metrics::SYS_MEM).unwrap(),
+        &[Some(41.5)]
+    );
+    // Everything else is the same as the whole report's.
+    let strip = |mut r: Report| {
+        r.series = Series::new();
+        r.rollups.clear();
+        r
+    };
+    assert_eq!(strip(latest), strip(full));
+}
