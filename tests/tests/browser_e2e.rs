@@ -541,3 +541,84 @@ fn crafted_axis_ranges_do_not_freeze_the_viewer() {
     );
     shot(&browser, "viewer-crafted-ranges.png");
 }
+
+/// A long report is drawn from the first, smallest, largest and last sample of each pixel
+/// column (M4): far fewer points than samples, yet a one-sample spike and a gap are still on
+/// the chart; zoomed to 100 s, every sample of the span is drawn.
+#[test]
+fn long_series_are_drawn_per_pixel_column_without_losing_spikes_or_gaps() {
+    if skip() {
+        return;
+    }
+    use perfopt_core::report::{Meta, Recorder, metrics};
+    use perfopt_core::{Instant as I, rules::default_rules};
+    let meta = Meta {
+        tool_version: "0.1.0".into(),
+        host: "m4".into(),
+        target: None,
+        started_at: 1_700_000_000_000,
+        ended_at: 0,
+        interval_ms: 1000,
+    };
+    let mut rec = Recorder::new(I::ZERO, meta, default_rules()).unwrap();
+    for s in 1..=20_000u64 {
+        let cpu = if s == 12_345 {
+            99.0
+        } else {
+            20.0 + (s % 5) as f64
+        };
+        let mut values = vec![(metrics::THROUGHPUT, 100.0)];
+        // A 10 s gap in the CPU series.
+        if !(15_000..15_010).contains(&s) {
+            values.push((metrics::SYS_CPU, cpu));
+        }
+        rec.handle_sample(I::from_secs(s), values);
+    }
+    let dir = TempDir::new("browser-m4");
+    let file = dir.path().join("long.json");
+    std::fs::write(&file, rec.report(I::from_secs(20_000)).to_json()).unwrap();
+    let (_server, url) = start_serve(&file);
+    let browser = Browser::start();
+    browser.goto(&url);
+    wait_ready(&browser);
+    let plotted = |browser: &Browser| {
+        browser.wait_for(
+            "return window.perfoptViewer.plotted('sys_cpu_pct');",
+            Duration::from_secs(15),
+        )
+    };
+    let p = plotted(&browser);
+    let ys = p["ys"].as_array().unwrap();
+    let width = p["width"].as_u64().unwrap() as usize;
+    assert!(
+        ys.len() <= 5 * (width + 2) && ys.len() < 20_000 / 2,
+        "{} points for {width} columns",
+        ys.len()
+    );
+    let values: Vec<f64> = ys.iter().filter_map(Value::as_f64).collect();
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    assert_eq!(
+        (min, max),
+        (20.0, 99.0),
+        "the spike and the floor are drawn"
+    );
+    assert!(ys.iter().any(Value::is_null), "the gap is drawn");
+    // Zoomed to 100 s: every sample of the span (and one beyond each end).
+    browser.execute("window.perfoptViewer.zoom(12300000, 12400000);", json!([]));
+    browser.wait_for(
+        "return document.body.dataset.spanFrom === '12300000';",
+        Duration::from_secs(10),
+    );
+    let p = plotted(&browser);
+    let xs: Vec<u64> = p["xs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as u64)
+        .collect();
+    let t0 = 1_700_000_000;
+    assert_eq!(xs, (t0 + 12_299..=t0 + 12_401).collect::<Vec<_>>());
+    let ys = p["ys"].as_array().unwrap();
+    assert!(ys.iter().any(|y| y.as_f64() == Some(99.0)), "{ys:?}");
+}

@@ -307,6 +307,15 @@ impl fmt::Display for ReportError {
     }
 }
 
+/// Whether `line`:`column` (1-based, as serde_json counts) is the last character of `text`,
+/// trailing white space aside.
+fn at_end(text: &str, line: usize, column: usize) -> bool {
+    let text = text.trim_end();
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let last = text.rsplit('\n').next().unwrap_or("");
+    line == lines && column >= last.chars().count()
+}
+
 impl Report {
     /// Parses and validates a report.
     ///
@@ -329,7 +338,8 @@ impl Report {
                 // Valid JSON, but not an object: no schema to be had.
                 return ReportError::Schema { found: None };
             }
-            let message = if e.is_eof() {
+            // A file cut inside a number ("12.") is a syntax error at its very end: truncated too.
+            let message = if e.is_eof() || at_end(text, e.line(), e.column()) {
                 String::from("unexpected end of input (is the file truncated?)")
             } else {
                 strip_position(&e)

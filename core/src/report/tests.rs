@@ -108,6 +108,11 @@ fn bad_input_gets_a_precise_error() {
     let err = Report::from_json(&good[..good.len() / 2]).unwrap_err();
     assert!(matches!(err, ReportError::Syntax { .. }), "{err}");
     assert!(err.to_string().contains("truncated"), "{err}");
+    // Cut anywhere, inside a number ("12.") or a string, it is still called truncated.
+    for cut in (1..good.len()).step_by(97) {
+        let err = Report::from_json(&good[..cut]).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "cut at {cut}: {err}");
+    }
     // Not JSON.
     let err = Report::from_json("hello\n").unwrap_err();
     assert!(
