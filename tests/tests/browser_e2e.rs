@@ -123,6 +123,24 @@ fn shot(browser: &Browser, name: &str) {
     }
 }
 
+/// An empty recorder of a 1 s run with the default rules.
+fn recorder(host: &str) -> perfopt_core::report::Recorder {
+    let meta = perfopt_core::report::Meta {
+        tool_version: "0.1.0".into(),
+        host: host.into(),
+        target: None,
+        started_at: 1_700_000_000_000,
+        ended_at: 0,
+        interval_ms: 1000,
+    };
+    perfopt_core::report::Recorder::new(
+        perfopt_core::Instant::ZERO,
+        meta,
+        perfopt_core::rules::default_rules(),
+    )
+    .unwrap()
+}
+
 /// A report of `secs` samples whose `sys_cpu_pct` peaks at 60 % between 100 s and 160 s
 /// (no default rule fires), with sub-millisecond latencies.
 fn synthetic_report(
@@ -131,17 +149,9 @@ fn synthetic_report(
     latency_scale: f64,
     peak: f64,
 ) -> perfopt_core::report::Report {
-    use perfopt_core::report::{Meta, Recorder, metrics};
+    use perfopt_core::report::metrics;
     use perfopt_core::{Duration as D, Instant as I};
-    let meta = Meta {
-        tool_version: "0.1.0".into(),
-        host: host.into(),
-        target: None,
-        started_at: 1_700_000_000_000,
-        ended_at: 0,
-        interval_ms: 1000,
-    };
-    let mut rec = Recorder::new(I::ZERO, meta, perfopt_core::rules::default_rules()).unwrap();
+    let mut rec = recorder(host);
     for s in 1..=secs {
         let cpu = if (100..160).contains(&s) {
             peak
@@ -466,17 +476,9 @@ fn crafted_axis_ranges_do_not_freeze_the_viewer() {
     if skip() {
         return;
     }
-    use perfopt_core::report::{Meta, Recorder, metrics};
-    use perfopt_core::{Instant as I, rules::default_rules};
-    let meta = Meta {
-        tool_version: "0.1.0".into(),
-        host: "crafted".into(),
-        target: None,
-        started_at: 1_700_000_000_000,
-        ended_at: 0,
-        interval_ms: 1000,
-    };
-    let mut rec = Recorder::new(I::ZERO, meta, default_rules()).unwrap();
+    use perfopt_core::Instant as I;
+    use perfopt_core::report::metrics;
+    let mut rec = recorder("crafted");
     for s in 1..=120u64 {
         rec.handle_sample(
             I::from_secs(s),
@@ -550,17 +552,9 @@ fn long_series_are_drawn_per_pixel_column_without_losing_spikes_or_gaps() {
     if skip() {
         return;
     }
-    use perfopt_core::report::{Meta, Recorder, metrics};
-    use perfopt_core::{Instant as I, rules::default_rules};
-    let meta = Meta {
-        tool_version: "0.1.0".into(),
-        host: "m4".into(),
-        target: None,
-        started_at: 1_700_000_000_000,
-        ended_at: 0,
-        interval_ms: 1000,
-    };
-    let mut rec = Recorder::new(I::ZERO, meta, default_rules()).unwrap();
+    use perfopt_core::Instant as I;
+    use perfopt_core::report::metrics;
+    let mut rec = recorder("m4");
     for s in 1..=20_000u64 {
         let cpu = if s == 12_345 {
             99.0

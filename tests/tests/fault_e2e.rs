@@ -62,6 +62,23 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// The report at `out` and how its target ended (`meta.target.exit`).
+fn report_and_exit(
+    out: &Path,
+) -> (
+    perfopt_core::report::Report,
+    perfopt_core::report::TargetExit,
+) {
+    let report = perfopt::report_file::load(out).expect("the report is written");
+    let exit = report
+        .meta
+        .target
+        .as_ref()
+        .and_then(|t| t.exit)
+        .expect("meta.target.exit");
+    (report, exit)
+}
+
 fn run(args: &[&str]) -> Output {
     Command::new(perfopt_bin())
         .args(args)
@@ -88,13 +105,7 @@ fn the_final_report_says_the_command_exited_with_its_code() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("target exited with code 3"), "{stderr}");
-    let report = perfopt::report_file::load(&out).expect("the report is written");
-    let exit = report
-        .meta
-        .target
-        .as_ref()
-        .and_then(|t| t.exit)
-        .expect("meta.target.exit");
+    let (report, exit) = report_and_exit(&out);
     assert_eq!((exit.code, exit.signal), (Some(3), None));
     // It slept a second before exiting; the run ended with it.
     assert!(
@@ -149,13 +160,7 @@ fn the_final_report_says_the_command_was_killed() {
     wait_line(&rx, "killed by signal 9", Duration::from_secs(10));
     let status = wait_exit(&mut monitor.0, Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
-    let report = perfopt::report_file::load(&out).expect("the report is written");
-    let exit = report
-        .meta
-        .target
-        .as_ref()
-        .and_then(|t| t.exit)
-        .expect("meta.target.exit");
+    let (_, exit) = report_and_exit(&out);
     assert_eq!((exit.code, exit.signal), (None, Some(9)));
 }
 
