@@ -48,16 +48,40 @@ pub fn rules_file(data: &[u8]) {
     let Ok(rules) = serde_json::from_str::<Vec<Rule>>(text) else {
         return;
     };
+    let n = rules.len();
     let Ok(mut engine) = RuleEngine::new(rules) else {
         return;
     };
+    // The reference model: each rule's state, moved only by the allowed transitions
+    // (inactive/resolved -> pending -> firing -> resolved; pending -> inactive), the events
+    // of a tick in order, and the engine's states equal to the model's after every tick.
+    use perfopt_core::rules::AlertState::{Firing, Inactive, Pending, Resolved};
+    let mut model = vec![Inactive; n];
+    let mut fired = vec![0u32; n];
     for s in 0..16u64 {
-        engine.handle_tick(Instant::from_secs(s), &Values(data));
-        while engine.poll_event().is_some() {}
+        let now = Instant::from_secs(s);
+        engine.handle_tick(now, &Values(data));
+        while let Some(ev) = engine.poll_event() {
+            let from = model[ev.rule];
+            let allowed = matches!(
+                (from, ev.state),
+                (Inactive | Resolved, Pending) | (Pending, Firing | Inactive) | (Firing, Resolved)
+            );
+            assert!(allowed, "rule {}: {from:?} -> {:?}", ev.rule, ev.state);
+            assert_eq!(ev.at, now, "an event carries its tick's time");
+            model[ev.rule] = ev.state;
+            fired[ev.rule] += u32::from(ev.state == Firing);
+        }
+        for (i, want) in model.iter().enumerate() {
+            assert_eq!(engine.state(i), *want, "rule {i} after tick {s}");
+        }
     }
     for f in engine.findings() {
         assert!(f.fired_count >= 1 && f.fired_at >= f.since);
+        assert_eq!(f.fired_count, fired[f.rule], "rule {}: times fired", f.rule);
     }
+    let with_findings = engine.findings().count();
+    assert_eq!(with_findings, fired.iter().filter(|&&c| c > 0).count());
 }
 
 /// One chat protocol line: parse; a rejection is a one-line `ERR <code> <message>`.
