@@ -431,7 +431,7 @@ fn ours_hits(trace: &[u64], capacity: usize) -> u64 {
     })
 }
 
-/// `PERFOPT_CLIMBER=sample,min_sample,step‰,decay‰,restart_ppm,window‰,grow_first(0/1),sketch_sample[,ghost_gain,ghost_age‰]`:
+/// `PERFOPT_CLIMBER=sample,min_sample,step‰,decay‰,restart_ppm,window‰,grow_first(0/1),sketch_sample[,ghost_gain,ghost_age‰[,admit_margin]]`:
 /// other hill-climber settings for perfopt core (parameter sweeps with `--ours`).
 fn climber_tuning() -> Option<ClimberTuning> {
     let text = std::env::var("PERFOPT_CLIMBER").ok()?;
@@ -441,14 +441,16 @@ fn climber_tuning() -> Option<ClimberTuning> {
         .collect();
     let (base, ghost) = v.split_at(v.len().min(8));
     let [sample, min, step, decay, restart, window, grow, sketch] = base[..] else {
-        eprintln!("error: PERFOPT_CLIMBER={text:?}: expected 8 or 10 comma-separated integers");
+        eprintln!("error: PERFOPT_CLIMBER={text:?}: expected 8, 10 or 11 comma-separated integers");
         std::process::exit(2);
     };
     let d = ClimberTuning::default();
     let (ghost_gain, ghost_age_per_mille) = match ghost {
-        [gain, age] => (*gain, *age),
+        [gain, age, ..] => (*gain, *age),
         _ => (d.ghost_gain, d.ghost_age_per_mille),
     };
+    let extra = |i: usize, default: u64| ghost.get(i).copied().unwrap_or(default);
+    let admit_margin = extra(2, u64::from(d.admit_margin)) as u8;
     Some(ClimberTuning {
         sample_per_capacity: sample,
         min_sample: min,
@@ -460,6 +462,7 @@ fn climber_tuning() -> Option<ClimberTuning> {
         sketch_sample_factor: sketch as usize,
         ghost_gain,
         ghost_age_per_mille,
+        admit_margin,
     })
 }
 

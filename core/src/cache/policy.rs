@@ -52,6 +52,14 @@ pub struct ClimberTuning {
     /// most entries the cache holds (older returns say nothing a resized window could fix:
     /// a loop longer than the cache).
     pub ghost_age_per_mille: u64,
+    /// A candidate replaces the victim only if the sketch counts it more than this many
+    /// times above the victim. The candidate's count already holds the request that just
+    /// brought it in, while the victim's next request is still to come: under a loop
+    /// longer than the cache every key is equally frequent, yet without a margin the
+    /// candidate wins by that one request and evicts the resident key needed soonest
+    /// (LRU's failure). A margin of 1 keeps the resident set stable, as LIRS and
+    /// quick_cache do.
+    pub admit_margin: u8,
 }
 
 impl Default for ClimberTuning {
@@ -65,8 +73,9 @@ impl Default for ClimberTuning {
             initial_window_per_mille: 10,
             grow_first: false,
             sketch_sample_factor: 64,
-            ghost_gain: 16,
+            ghost_gain: 8,
             ghost_age_per_mille: 1000,
+            admit_margin: 1,
         }
     }
 }
@@ -471,11 +480,12 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         self.shrink_l1();
     }
 
-    /// TinyLFU admission: should the candidate replace the victim?
+    /// TinyLFU admission: should the candidate replace the victim (more frequent by more
+    /// than the margin)?
     fn admit(&mut self, candidate: u64, victim: u64) -> bool {
         let c = self.sketch.frequency(candidate);
         let v = self.sketch.frequency(victim);
-        if c > v {
+        if c > v.saturating_add(self.climber.tuning().admit_margin) {
             return true;
         }
         if c < WARM_CANDIDATE {
