@@ -344,6 +344,14 @@ fn router_with(
         check_host: loopback,
         _events_stop: events_stop,
     });
+    // Encode the report as it is now in the background, so the first page load does not wait
+    // for it (a saved report of a month: ~0.3 s); later versions are encoded on demand.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let app = app.clone();
+        runtime.spawn(async move {
+            let _ = app.encoded(|s| &s.json, encode_json).await;
+        });
+    }
     Router::new()
         .route("/api/report", get(api_report))
         .route("/metrics", get(metrics))

@@ -327,6 +327,36 @@ async fn the_report_is_read_and_encoded_once_per_version() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn the_report_is_encoded_at_start_before_the_first_request() {
+    let source = Arc::new(Counting {
+        report: report(200),
+        reads: AtomicU64::new(0),
+        latest_reads: AtomicU64::new(0),
+        version: AtomicU64::new(1),
+        delay: Duration::from_millis(300),
+    });
+    let server = Server::start(source.clone(), ServeOptions::default()).await;
+    // No request yet: the server reads (and encodes) the report by itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while source.reads.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "never read at start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, _, body) = send(server.addr, &get("/api/report")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        Report::from_json(std::str::from_utf8(&body).unwrap()).unwrap(),
+        source.report
+    );
+    assert_eq!(
+        source.reads.load(Ordering::SeqCst),
+        1,
+        "served from the start's encoding"
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn heavy_work_runs_off_the_async_thread() {
     // One async thread: if reading the report blocked it, `/` would wait a whole second.
