@@ -52,9 +52,11 @@ pub fn rules_file(data: &[u8]) {
     let Ok(mut engine) = RuleEngine::new(rules) else {
         return;
     };
-    // The reference model: each rule's state, moved only by the allowed transitions
-    // (inactive/resolved -> pending -> firing -> resolved; pending -> inactive), the events
-    // of a tick in order, and the engine's states equal to the model's after every tick.
+    // The event stream against the engine's states (not a model of *when* a rule should
+    // fire): each rule's state moves only by the allowed transitions (inactive/resolved ->
+    // pending -> firing -> resolved; pending -> inactive), events carry their tick's time,
+    // the states the events imply equal the engine's after every tick, and the findings'
+    // fired counts equal the firing events.
     use perfopt_core::rules::AlertState::{Firing, Inactive, Pending, Resolved};
     let mut model = vec![Inactive; n];
     let mut fired = vec![0u32; n];

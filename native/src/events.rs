@@ -176,8 +176,9 @@ impl Hub {
                 let Ok(report) = tokio::task::spawn_blocking(move || source.report()).await else {
                     return;
                 };
-                // A month-long report takes ~0.1 s to build: never spend more than 1/20 of a
-                // core on it, however many readers there are (they share each build).
+                // A month-long report takes ~0.1 s to build: spend at most 1/20 of a core on
+                // it, however many readers there are (they share each build), but never wait
+                // more than 10 s (a build slowed by a saturated machine).
                 let took = clock::now().saturating_duration_since(began);
                 let key = (
                     report.meta.started_at,
@@ -197,7 +198,7 @@ impl Hub {
                 let wait = base
                     .saturating_mul(1 << quiet.saturating_sub(2).min(6))
                     .min(Duration::from_secs(5).max(base))
-                    .max(took.saturating_mul(20));
+                    .max(took.saturating_mul(20).min(Duration::from_secs(10)));
                 let mut stopped = h.stopped.clone();
                 drop(h);
                 tokio::select! {

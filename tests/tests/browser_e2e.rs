@@ -52,6 +52,11 @@ fn the_viewer_shows_the_numbers_of_the_report() {
 
     let (_server, url) = start_serve(&path);
     let browser = Browser::start();
+    // `?src=` with no value is live mode, as `/` is (not the page fetching itself).
+    browser.goto(&format!("{url}?src="));
+    wait_ready(&browser);
+    let live = browser.execute("return !document.getElementById('live').hidden;", json!([]));
+    assert_eq!(live, json!(true), "?src= alone starts live mode");
     browser.goto(&url);
     let state = browser.wait_for(
         "const s = document.body.dataset.state; return s === 'loading' ? null : s || null;",

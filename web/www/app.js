@@ -1539,7 +1539,7 @@ async function main() {
   setupDrop();
   // The report downloads while the WebAssembly module compiles.
   const params = new URLSearchParams(location.search);
-  const src = embedded ? null : params.get('src');
+  const src = embedded ? null : params.get('src') || null; // `?src=` alone: live mode
   const prefetched = embedded ? null : fetchText(src ?? LIVE_URL);
   prefetched?.catch(() => {}); // its error is shown by loadUrl, after the module loads
   try {

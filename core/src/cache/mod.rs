@@ -57,9 +57,12 @@
 //! return) and by a gain of 8 entries per unit; older returns (a loop longer than the
 //! cache) count for nothing. Measured on the whole suite: mean gap to Bélády 5.42 → 4.31
 //! points, worst row against the best of LRU, quick_cache and moka −19.6 → −5.5; with the
-//! admission margin (and the gain halved from 16) 4.31 → 3.91 points, worst row −5.46
-//! (scan) → −1.96 (cpp at 122 entries, a short trace whose figure moves by a few points
-//! with the gain).
+//! admission margin (and the gain halved from 16) 4.31 → 3.91 points, rows more than 2.0
+//! below 5 → 1: cpp at 61 entries, −2.44 against moka's 63.87 in the last full run (moka
+//! varies between runs: −1.72 against its 63.14 the run before); the next worst, cpp at
+//! 122, is −1.96 (short traces, whose figures move by a few points with the gain). With
+//! 4-bit sketch counters (at most 15) and the margin, a victim counted 14 or 15 is replaced
+//! only through the 1-in-512 path.
 //! Decisions depend only on the sequence of calls (integer arithmetic, no clock), so a
 //! replay adapts identically. The choices are measured on the whole real-trace suite of
 //! `BENCHMARKS.md` (`tests/examples/cache_hit_ratio.rs`), not guessed.

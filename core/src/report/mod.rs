@@ -307,13 +307,22 @@ impl fmt::Display for ReportError {
     }
 }
 
-/// Whether `line`:`column` (1-based, as serde_json counts) is the last character of `text`,
-/// trailing white space aside.
+/// Whether a syntax error at `line`:`column` (as serde_json counts: lines from 1, columns in
+/// bytes) means the text was cut short: the error is at (or past) the last character that is
+/// not white space, and that character can end a cut inside a number or a literal (`12.`,
+/// `1e`, `tr`). An extra `}` or a trailing comma at the end is a syntax error, not a cut.
 fn at_end(text: &str, line: usize, column: usize) -> bool {
-    let text = text.trim_end();
-    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
-    let last = text.rsplit('\n').next().unwrap_or("");
-    line == lines && column >= last.chars().count()
+    let trimmed = text.trim_end();
+    let Some(&last) = trimmed.as_bytes().last() else {
+        return false;
+    };
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    line_start.saturating_add(column) >= trimmed.len()
+        && (last.is_ascii_alphanumeric() || matches!(last, b'.' | b'+' | b'-'))
 }
 
 impl Report {
@@ -339,7 +348,11 @@ impl Report {
                 return ReportError::Schema { found: None };
             }
             // A file cut inside a number ("12.") is a syntax error at its very end: truncated too.
-            let message = if e.is_eof() || at_end(text, e.line(), e.column()) {
+            let cut = at_end(text, e.line(), e.column()) && {
+                let m = e.to_string();
+                m.contains("invalid number") || m.contains("expected ident")
+            };
+            let message = if e.is_eof() || cut {
                 String::from("unexpected end of input (is the file truncated?)")
             } else {
                 strip_position(&e)

@@ -113,6 +113,30 @@ fn bad_input_gets_a_precise_error() {
         let err = Report::from_json(&good[..cut]).unwrap_err();
         assert!(err.to_string().contains("truncated"), "cut at {cut}: {err}");
     }
+    for cut in [
+        "{\"a\": 12.",
+        "{\"a\": 12.\n",
+        "{\"a\": 12.\r\n",
+        "{\"a\": 1e",
+        "{\"a\": tr",
+    ] {
+        let err = Report::from_json(cut).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{cut:?}: {err}");
+    }
+    // Errors at the very end that are not a cut keep their own message, also after
+    // multi-byte characters (serde_json counts columns in bytes).
+    for (bad, says) in [
+        ("{\"schema\":\"x\"}}", "trailing characters"),
+        ("{\"schema\":\"x\",}", "trailing comma"),
+        ("{\"a\":\"éééééé\",\"b\":1 x}", "expected `,` or `}`"),
+        ("{\"a\": 1 x", "expected `,` or `}`"),
+    ] {
+        let err = Report::from_json(bad).unwrap_err().to_string();
+        assert!(
+            err.contains(says) && !err.contains("truncated"),
+            "{bad}: {err}"
+        );
+    }
     // Not JSON.
     let err = Report::from_json("hello\n").unwrap_err();
     assert!(
@@ -426,9 +450,21 @@ fn leak_work_stays_bounded_over_a_long_run() {
 fn latest_is_the_report_without_its_history() {
     let t0 = Instant::from_secs(5);
     let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
-    rec.set_retention(small_retention()).unwrap();
+    let retention = Retention {
+        full_ms: 1_800_000,
+        ..small_retention()
+    };
+    rec.set_retention(retention).unwrap();
     let mut rng = Rng(7);
-    feed(&mut rec, t0, 0, 4 * 3600, &mut rng);
+    // A metric seen once, 1,000 s before the end: still in the full-resolution series
+    // (30 min here), but older than the rules' window (the default rules look back at most
+    // 300 s; samples are kept for 360-720 s) — `latest` leaves it out rather than report it
+    // stale.
+    let once = 4 * 3600 - 1000;
+    feed(&mut rec, t0, 0, once, &mut rng);
+    let at = t0.saturating_add(Duration::from_millis(once * 1000 + 500));
+    assert!(rec.handle_sample(at, [(metrics::SYS_LOAD1, 3.0)]));
+    feed(&mut rec, t0, once + 1, 4 * 3600, &mut rng);
     // A last sample with one metric only: the others come from earlier samples.
     let last = t0.saturating_add(Duration::from_secs(4 * 3600));
     assert!(rec.handle_sample(last, [(metrics::SYS_MEM, 41.5)]));
@@ -441,8 +477,13 @@ fn latest_is_the_report_without_its_history() {
         &full.series.t_ms()[full.series.len() - 1..]
     );
     assert!(latest.rollups.is_empty() && !full.rollups.is_empty());
-    // Each metric's latest value is the full series' last value that is not null.
-    for name in full.series.metrics() {
+    assert!(full.series.column(metrics::SYS_LOAD1).is_some());
+    assert!(
+        latest.series.column(metrics::SYS_LOAD1).is_none(),
+        "stale metric exported"
+    );
+    // Each other metric's latest value is the full series' last value that is not null.
+    for name in full.series.metrics().filter(|m| *m != metrics::SYS_LOAD1) {
         let want = full
             .series
             .column(name)
