@@ -239,6 +239,13 @@ pub fn pool_machine(data: &[u8]) {
     let mut creating: Vec<SlotId> = Vec::new();
     let mut checking: Vec<SlotId> = Vec::new();
     let pick = |len: usize, arg: u8| usize::from(arg) % len;
+    let health = |broken: bool| {
+        if broken {
+            Health::Broken
+        } else {
+            Health::Healthy
+        }
+    };
     for pair in ops.chunks(2) {
         let (op, arg) = (pair[0], *pair.get(1).unwrap_or(&0));
         match op % 10 {
@@ -252,11 +259,7 @@ pub fn pool_machine(data: &[u8]) {
             }
             2 if !held.is_empty() => {
                 let slot = held.swap_remove(pick(held.len(), arg));
-                let health = if arg % 5 == 0 {
-                    Health::Broken
-                } else {
-                    Health::Healthy
-                };
+                let health = health(arg % 5 == 0);
                 pool.release(now, slot, health)
                     .expect("a held connection is returned");
             }
@@ -280,11 +283,7 @@ pub fn pool_machine(data: &[u8]) {
             }
             5 if !checking.is_empty() => {
                 let slot = checking.swap_remove(pick(checking.len(), arg));
-                let health = if arg % 3 == 0 {
-                    Health::Broken
-                } else {
-                    Health::Healthy
-                };
+                let health = health(arg % 3 == 0);
                 let _ = pool.handle_checked(now, slot, health);
             }
             6 => {

@@ -501,14 +501,12 @@ impl Monitor {
     /// The target ended: the report records how and when (`meta.target.exit`), and the
     /// event says so.
     fn target_ended(&self, status: Option<std::process::ExitStatus>) {
-        let event = exit_event(status);
-        let (code, signal) = match event {
-            MonitorEvent::TargetKilled(sig) => (None, Some(sig)),
-            MonitorEvent::TargetExited(code) => (code, None),
-            _ => (None, None),
-        };
+        let (code, signal) = how_it_ended(status);
         lock(&self.handle.shared.recorder).set_target_exit(clock::now(), code, signal);
-        self.emit(event);
+        self.emit(match signal {
+            Some(sig) => MonitorEvent::TargetKilled(sig),
+            None => MonitorEvent::TargetExited(code),
+        });
     }
 
     fn emit(&self, ev: MonitorEvent) {
@@ -526,11 +524,11 @@ async fn wait_child(child: &mut Option<tokio::process::Child>) -> Option<std::pr
     }
 }
 
-/// How the target ended: its exit code, the signal that killed it, or unknown.
-fn exit_event(status: Option<std::process::ExitStatus>) -> MonitorEvent {
+/// How the target ended: `(exit code, signal that killed it)`, both `None` when unknown.
+fn how_it_ended(status: Option<std::process::ExitStatus>) -> (Option<i32>, Option<i32>) {
     #[cfg(unix)]
     if let Some(sig) = status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)) {
-        return MonitorEvent::TargetKilled(sig);
+        return (None, Some(sig));
     }
-    MonitorEvent::TargetExited(status.and_then(|s| s.code()))
+    (status.and_then(|s| s.code()), None)
 }

@@ -819,14 +819,11 @@ function lowerBound(arr, x) {
  * one sample beyond each end so lines run to the edges. */
 function plotIndexes(c, values) {
   const n = xs.length;
+  if (!n) return [];
+  const [lo, hi] = xRange();
   let a = 0;
   let b = n;
-  let lo = xs[0];
-  let hi = xs[n - 1];
-  if (state.span && n) {
-    const t0 = state.data.meta.started_at;
-    lo = (t0 + state.span.from) / 1000;
-    hi = (t0 + state.span.to) / 1000;
+  if (state.span) {
     a = Math.max(0, lowerBound(xs, lo) - 1);
     b = Math.min(n, lowerBound(xs, hi) + 2);
   }
@@ -871,12 +868,17 @@ function plotIndexes(c, values) {
   return out;
 }
 
+/** The points chart `c` draws for the span on screen, as uPlot data; `c.idx` maps each
+ * back to its sample. */
+function plotData(c) {
+  const values = view.columns[c.name];
+  c.idx = plotIndexes(c, values);
+  return [c.idx.map((i) => xs[i]), c.idx.map((i) => values[i])];
+}
+
 /** Gives chart `c` the points of the span on screen and sets its x scale to that span. */
 function feedChart(c) {
-  const values = view.columns[c.name];
-  const idx = plotIndexes(c, values);
-  c.idx = idx;
-  c.u.setData([idx.map((i) => xs[i]), idx.map((i) => values[i])], false);
+  c.u.setData(plotData(c), false);
   applySpanTo(c.u);
 }
 
@@ -1017,9 +1019,7 @@ function drawChart(c) {
     },
   };
   const started = performance.now();
-  const values = view.columns[name];
-  c.idx = plotIndexes(c, values);
-  c.u = new uPlot(opts, [c.idx.map((i) => xs[i]), c.idx.map((i) => values[i])], c.plot);
+  c.u = new uPlot(opts, plotData(c), c.plot);
   marks.chart_ms = (marks.chart_ms ?? 0) + (performance.now() - started);
   marks.charts = (marks.charts ?? 0) + 1;
   c.plot.addEventListener('dblclick', () => setSpan(null));
@@ -1070,7 +1070,7 @@ function showCursor(u, c, unit) {
   const at = u.cursor.idx;
   const box = c.head.querySelector('.chart-last');
   if (at === null || at === undefined) { updateChartHead(c); return; }
-  const i = c.idx ? c.idx[at] : at;
+  const i = c.idx[at];
   const v = view.columns[c.name][i];
   box.replaceChildren(h('span', { class: 'muted' }, `${fmtClock(xs[i] * 1000, false)} · t = ${fmtT(view.tMs[i])} `),
     typeof v === 'number' ? fmt(v, unit) : 'no sample');
@@ -1144,10 +1144,19 @@ function drawThresholds(u, name, unit) {
 // ---------------------------------------------------------------------------------------
 // Zoom: one span for every chart and the cards
 
+/** The x range on screen, Unix seconds: the zoomed span, else the whole view (null when it
+ * is empty). */
+function xRange() {
+  if (state.span) {
+    const t0 = state.data.meta.started_at;
+    return [(t0 + state.span.from) / 1000, (t0 + state.span.to) / 1000];
+  }
+  return xs.length ? [xs[0], xs[xs.length - 1]] : null;
+}
+
 function applySpanTo(u) {
-  const t0 = state.data.meta.started_at;
-  if (state.span) u.setScale('x', { min: (t0 + state.span.from) / 1000, max: (t0 + state.span.to) / 1000 });
-  else if (xs.length) u.setScale('x', { min: xs[0], max: xs[xs.length - 1] });
+  const range = xRange();
+  if (range) u.setScale('x', { min: range[0], max: range[1] });
 }
 
 /** Sets (or clears, with null) the zoomed span, in ms since the report start. */

@@ -442,9 +442,10 @@ impl Recorder {
     }
 
     /// The report as of `now` without its history: `series` holds one row, each metric's
-    /// latest value within the rules' window, and there are no rollups; summaries, rules, alerts, recommendations and the memory
-    /// analysis are those of [`report`](Recorder::report). What a scrape of the current
-    /// figures needs (`/metrics`), at a cost that does not grow with the run's length.
+    /// latest value within the rules' window, and there are no rollups; summaries, rules,
+    /// alerts, recommendations and the memory analysis are those of
+    /// [`report`](Recorder::report). What a scrape of the current figures needs
+    /// (`/metrics`), at a cost that does not grow with the run's length.
     pub fn latest(&self, now: Instant) -> Report {
         self.build(now, false)
     }
