@@ -192,6 +192,9 @@ struct Snapshot {
     version: Option<u64>,
     taken: perfopt_core::Instant,
     json: OnceLock<Bytes>,
+    /// `/api/report?overview`: [`Report::overview`] of at most [`OVERVIEW_ROWS`] rows, or
+    /// the whole report when it has none (and whether it is one).
+    overview: OnceLock<(Bytes, bool)>,
     metrics: OnceLock<Bytes>,
 }
 
@@ -235,6 +238,7 @@ impl App {
             version: self.source.version(),
             taken: clock::now(),
             json: OnceLock::new(),
+            overview: OnceLock::new(),
             metrics: OnceLock::new(),
         });
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(snap.clone());
@@ -243,11 +247,11 @@ impl App {
 
     /// The bytes of one encoding of the current version, read and encoded once on the
     /// blocking pool.
-    async fn encoded(
+    async fn encoded<T: Clone + Send + Sync + 'static>(
         self: &Arc<Self>,
-        pick: fn(&Snapshot) -> &OnceLock<Bytes>,
-        encode: fn(&dyn ReportSource) -> Bytes,
-    ) -> Option<Bytes> {
+        pick: fn(&Snapshot) -> &OnceLock<T>,
+        encode: fn(&dyn ReportSource) -> T,
+    ) -> Option<T> {
         let snap = self.snapshot().await?;
         if let Some(b) = pick(&snap).get() {
             return Some(b.clone());
@@ -262,6 +266,25 @@ impl App {
 fn encode_json(source: &dyn ReportSource) -> Bytes {
     // Compact: the viewer parses it; `report show --format json` pretty-prints.
     Bytes::from(serde_json::to_vec(&source.report()).unwrap_or_default())
+}
+
+/// Most rows of `/api/report?overview` (the viewer draws a rollup of up to that many rows
+/// for a whole run that its full resolution does not cover).
+pub const OVERVIEW_ROWS: usize = 5000;
+
+/// The overview's bytes, and whether it is one (else the whole report).
+fn encode_overview(source: &dyn ReportSource) -> (Bytes, bool) {
+    let report = source.report();
+    match report.overview(OVERVIEW_ROWS) {
+        Some(o) => (
+            Bytes::from(serde_json::to_vec(&o).unwrap_or_default()),
+            true,
+        ),
+        None => (
+            Bytes::from(serde_json::to_vec(&report).unwrap_or_default()),
+            false,
+        ),
+    }
 }
 
 fn encode_metrics(source: &dyn ReportSource) -> Bytes {
@@ -349,6 +372,8 @@ fn router_with(
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         let app = app.clone();
         runtime.spawn(async move {
+            // The viewer asks for the overview first.
+            let _ = app.encoded(|s| &s.overview, encode_overview).await;
             let _ = app.encoded(|s| &s.json, encode_json).await;
         });
     }
@@ -722,12 +747,38 @@ fn unavailable() -> Response {
     )
 }
 
-async fn api_report(State(app): State<Arc<App>>) -> Response {
-    match app.encoded(|s| &s.json, encode_json).await {
-        Some(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+/// `GET /api/report`: the report as JSON. With `?overview`, a smaller first payload for the
+/// viewer to draw while the whole report loads: the series replaced by the per-step means of
+/// the finest rollup tier of at most [`OVERVIEW_ROWS`] rows, no rollups
+/// ([`Report::overview`]), marked by the header `x-perfopt-overview: 1`; the whole report,
+/// unmarked, when it has no smaller form.
+async fn api_report(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
+    let wants_overview = uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv == "overview" || kv == "overview=1")
+    });
+    let json = if wants_overview {
+        app.encoded(|s| &s.overview, encode_overview).await
+    } else {
+        app.encoded(|s| &s.json, encode_json)
+            .await
+            .map(|json| (json, false))
+    };
+    match json {
+        Some((json, overview)) => {
+            let mut res = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
+            if overview {
+                res.headers_mut()
+                    .insert(OVERVIEW_HEADER, HeaderValue::from_static("1"));
+            }
+            res
+        }
         None => unavailable(),
     }
 }
+
+/// Marks an overview response of `/api/report?overview`.
+pub const OVERVIEW_HEADER: &str = "x-perfopt-overview";
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     match app.encoded(|s| &s.metrics, encode_metrics).await {

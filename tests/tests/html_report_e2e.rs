@@ -109,7 +109,7 @@ fn assert_numbers_match(browser: &Browser, report: &Report) -> Vec<(String, Stri
 /// Waits for the end of a load attempt and returns `body[data-state]`.
 fn settled_state(browser: &Browser) -> Value {
     browser.wait_for(
-        "const s = document.body.dataset.state; return s === 'loading' ? null : s || null;",
+        "const s = document.body.dataset.state; return s === 'loading' || s === 'overview' ? null : s || null;",
         Duration::from_secs(30),
     )
 }

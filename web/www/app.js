@@ -6,7 +6,8 @@
 // re-evaluated by core's `evaluate`, so the page shows exactly what `perfopt report show`
 // shows.
 //
-// Test hooks: after every load attempt `body[data-state]` is `ready`, `error` or `empty` and
+// Test hooks: after every load attempt `body[data-state]` is `ready`, `error` or `empty`
+// (`overview` while the server's overview is on screen and the whole report loads) and
 // `body[data-loaded-src]` names the source tried. Every number taken from `summaries` is a
 // `<span class="value" data-metric data-stat data-unit>` whose text is
 // `formatValue(summaries[metric][stat], data-unit)`; `data-unit` is the summary's unit, except
@@ -69,6 +70,8 @@ const state = {
   text: null,
   /** where it came from */
   source: '',
+  /** the report on screen is the server's overview; the whole one is loading */
+  overview: false,
   live: false,
   /** the EventSource of live mode */
   stream: null,
@@ -183,8 +186,10 @@ const cmpSymbol = (c) => (c === 'below' ? '<' : '>');
 // ---------------------------------------------------------------------------------------
 // Loading
 
-/** Parses `text` from `source` and shows it; on error keeps the report on screen. */
-function showText(text, source, { sameSource = false } = {}) {
+/** Parses `text` from `source` and shows it; on error keeps the report on screen.
+ * `overview`: the text is the server's overview (`api/report?overview`), to be followed
+ * by the whole report (loadFull). */
+function showText(text, source, { sameSource = false, overview = false } = {}) {
   if (sameSource && text === state.text) {
     hideError();
     finish('ready', source);
@@ -204,16 +209,18 @@ function showText(text, source, { sameSource = false } = {}) {
   mark('wasm_parse');
   const data = JSON.parse(text);
   mark('js_parse');
-  return showParsed(parsed, data, text, source, { sameSource });
+  return showParsed(parsed, data, text, source, { sameSource, overview });
 }
 
 /** Shows a report already parsed by core; `data` is its plain-object form. */
-function showParsed(parsed, data, text, source, { sameSource = false } = {}) {
+function showParsed(parsed, data, text, source, { sameSource = false, overview = false } = {}) {
   const previous = state.parsed;
   state.parsed = parsed;
   state.data = data;
   state.text = text;
   state.source = source;
+  state.overview = overview;
+  state.spanSummaries = null; // recomputed by render() for the new data
   if (!sameSource) {
     state.evaluation = null;
     state.rulesDirty = false;
@@ -232,7 +239,7 @@ function showParsed(parsed, data, text, source, { sameSource = false } = {}) {
   hideError();
   render();
   mark('render');
-  finish('ready', source);
+  finish(overview ? 'overview' : 'ready', source);
   return true;
 }
 
@@ -269,8 +276,9 @@ async function loadFiles(files) {
   showParsed(merged, data, null, label);
 }
 
-/** Fetches `url` as text; throws an Error with a readable message. */
-async function fetchText(url) {
+/** Fetches `url` as `{text, overview}` (overview: the server marked it as the smaller
+ * first payload of `api/report?overview`); throws an Error with a readable message. */
+async function fetchReport(url) {
   let res;
   try {
     res = await fetch(url, { cache: 'no-store' });
@@ -278,21 +286,57 @@ async function fetchText(url) {
     throw new Error(`network error (${errorText(e)})`);
   }
   if (!res.ok) throw new Error(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
-  return res.text();
+  return { text: await res.text(), overview: res.headers.get('x-perfopt-overview') === '1' };
 }
 
-/** Loads the report at `url`; `prefetched`, when given, is its fetch already under way. */
+async function fetchText(url) {
+  return (await fetchReport(url)).text;
+}
+
+/** Where to ask for an overview first: perfopt's own `api/report` on this origin (no
+ * query), else null (a file, or another server: loaded whole). */
+function overviewUrl(url) {
+  let u;
+  try {
+    u = new URL(url, location.href);
+  } catch {
+    return null;
+  }
+  if (u.origin !== location.origin || u.search || !u.pathname.endsWith('/api/report')) return null;
+  return `${url}?overview`;
+}
+
+/** Loads the report at `url`; `prefetched`, when given, is its fetch already under way
+ * (possibly of its overview). */
 async function loadUrl(url, prefetched = null) {
   stopLive();
-  let text;
+  let got;
   try {
-    text = await (prefetched ?? fetchText(url));
+    got = await (prefetched ?? fetchReport(url));
   } catch (e) {
     showError(url, errorText(e));
     finish('error', url);
     return;
   }
-  showText(text, url);
+  showText(got.text, url, { overview: got.overview });
+}
+
+/** After an overview: the whole report from the same place, shown in its stead with the
+ * span and edited rules kept (then the live stream, in live mode). */
+async function loadFull() {
+  const url = state.source;
+  let text;
+  try {
+    text = await fetchText(url);
+  } catch (e) {
+    showError(url, `${errorText(e)} (the overview stays on screen)`);
+    finish('error', url);
+    return false;
+  }
+  if (!state.overview || state.source !== url) return false; // another report came meanwhile
+  showText(text, url, { sameSource: true });
+  if (state.live) openStream();
+  return true;
 }
 
 async function loadFile(file) {
@@ -325,9 +369,9 @@ function loadEmbedded() {
 
 /** Live mode: the native server's current report, then its deltas over /api/events. */
 async function startLive(prefetched = null) {
-  let text;
+  let got;
   try {
-    text = await (prefetched ?? fetchText(LIVE_URL));
+    got = await (prefetched ?? fetchReport(LIVE_URL));
   } catch {
     // No server behind us (a static copy of the page): invite the user to pick a file.
     finish('empty', LIVE_URL);
@@ -335,7 +379,8 @@ async function startLive(prefetched = null) {
   }
   state.live = true;
   $('#live').hidden = false;
-  if (showText(text, LIVE_URL)) openStream();
+  // After an overview, the stream opens once the whole report is on screen (loadFull).
+  if (showText(got.text, LIVE_URL, { overview: got.overview }) && !got.overview) openStream();
 }
 
 /** Follows /api/events from the report on screen; EventSource reconnects by itself with the
@@ -778,12 +823,21 @@ let xs = [];
 /** What the charts draw: the full-resolution series, or a rollup tier (see tierOnScreen). */
 let view = { label: null, tMs: [], columns: {} };
 
+/** A rollup step: `1 min`, `1 h`. */
+function stepLabel(ms) {
+  return ms >= 3600000 ? `${ms / 3600000} h` : ms >= 60000 ? `${ms / 60000} min` : `${ms / 1000} s`;
+}
+
 // The tier to draw: the full-resolution series while it covers the whole run, else the
 // finest rollup tier that reaches further back (at most 5000 rows; its per-step mean), so a
 // month-long report shows the month rather than its last day.
 function tierOnScreen(data) {
   const { series, rollups } = data;
   const t = series.t_ms;
+  if (state.overview) {
+    const step = t.length > 1 ? ` ${stepLabel(t[1] - t[0])}` : ' step';
+    return { label: `Overview: the mean of each${step} while the full resolution loads…`, tMs: t, columns: series };
+  }
   const full = { label: null, tMs: t, columns: series };
   if (!Array.isArray(rollups) || !rollups.length || !t.length || t[0] <= rollups[0].step_ms) return full;
   const reaching = rollups.filter((r) => r.t_ms.length && r.t_ms[0] < t[0]);
@@ -791,7 +845,7 @@ function tierOnScreen(data) {
   const tier = reaching.find((r) => r.t_ms.length <= 5000) ?? reaching[reaching.length - 1];
   const columns = { t_ms: tier.t_ms };
   for (const [name, m] of Object.entries(tier.metrics)) columns[name] = m.mean;
-  const step = tier.step_ms >= 3600000 ? `${tier.step_ms / 3600000} h` : `${tier.step_ms / 60000} min`;
+  const step = stepLabel(tier.step_ms);
   return { label: `Whole run: ${step} rollup (mean of each step); the last ${fmtT(t[t.length - 1] - t[0])} are kept at full resolution.`, tMs: tier.t_ms, columns };
 }
 
@@ -1162,6 +1216,12 @@ function applySpanTo(u) {
 /** Sets (or clears, with null) the zoomed span, in ms since the report start. */
 function setSpan(span) {
   if (span && !(span.to > span.from)) span = null;
+  // The overview's series holds the last minutes only: the cards of a span wait for the
+  // whole report (main() applies the last span asked for).
+  if (state.overview) {
+    state.pendingSpan = span;
+    return;
+  }
   state.span = span;
   const started = performance.now();
   state.spanSummaries = span ? state.parsed.spanSummaries(span.from, span.to) : null;
@@ -1549,10 +1609,17 @@ async function main() {
   // The report downloads while the WebAssembly module compiles.
   const params = new URLSearchParams(location.search);
   const src = embedded ? null : params.get('src') || null; // `?src=` alone: live mode
-  const prefetched = embedded ? null : fetchText(src ?? LIVE_URL);
+  // perfopt's own server sends an overview first (the series' last minutes; the rollups draw
+  // the rest), then the whole report loads behind it.
+  const url = src ?? LIVE_URL;
+  const prefetched = embedded ? null : fetchReport(overviewUrl(url) ?? url).then((r) => {
+    mark('fetched');
+    return r;
+  });
   prefetched?.catch(() => {}); // its error is shown by loadUrl, after the module loads
   try {
     await ready;
+    mark('wasm_ready');
   } catch (e) {
     showError('the viewer', `WebAssembly failed to load: ${errorText(e)}`);
     finish('error', '');
@@ -1566,10 +1633,21 @@ async function main() {
   }
   if (src) await loadUrl(src, prefetched);
   else await startLive(prefetched);
-  restoreUrlState(params);
+  const overview = state.overview;
+  if (!overview) restoreUrlState(params);
   mark('url_state');
   await visibleChartsDrawn();
   window.perfoptViewer.readyMs = performance.now();
+  window.perfoptViewer.firstMarks = { ...marks };
+  if (!overview) return;
+  const full = await loadFull();
+  // A zoom asked for while the overview was on screen, else the one in the URL.
+  if (full && state.pendingSpan !== undefined) setSpan(state.pendingSpan);
+  else if (full) restoreUrlState(params);
+  delete state.pendingSpan;
+  mark('full');
+  await visibleChartsDrawn();
+  window.perfoptViewer.fullMs = performance.now();
 }
 
 /** Resolves once every chart in the viewport is drawn (bounded: 60 frames). */
@@ -1588,6 +1666,8 @@ async function visibleChartsDrawn() {
 /** Timings for the browser benchmark (tests/benches or BENCHMARKS.md). */
 window.perfoptViewer = {
   readyMs: null,
+  /** When the whole report was on screen after an overview (null: no overview). */
+  fullMs: null,
   marks,
   /** Zooms to `[from, to]` ms and returns how long core's recomputation took, ms. */
   zoom(from, to) {

@@ -531,6 +531,42 @@ impl Report {
     pub fn duration(&self) -> core::time::Duration {
         core::time::Duration::from_millis(self.meta.ended_at.saturating_sub(self.meta.started_at))
     }
+
+    /// A smaller copy to draw first while the whole report loads: `series` replaced by the
+    /// per-step means of the finest rollup tier that reaches back to the first sample in at
+    /// most `max_rows` rows (one sample per row, at the row's start), no rollups, everything
+    /// else (summaries, rules, alerts, memory, …) as is. `None` when there is nothing
+    /// smaller: the series has at most `max_rows` samples, or no tier qualifies.
+    pub fn overview(&self, max_rows: usize) -> Option<Report> {
+        let first = *self.series.t_ms().first()?;
+        if self.series.len() <= max_rows {
+            return None;
+        }
+        let tier = self
+            .rollups
+            .iter()
+            .find(|r| r.t_ms.len() <= max_rows && r.t_ms.first().is_some_and(|&t| t <= first))?;
+        let columns = tier
+            .metrics
+            .iter()
+            .filter(|(_, c)| c.mean.iter().any(Option::is_some))
+            .map(|(name, c)| (name.clone(), c.mean.clone()))
+            .collect();
+        Some(Report {
+            schema: self.schema.clone(),
+            meta: self.meta.clone(),
+            series: Series::from_parts(tier.t_ms.clone(), columns),
+            rollups: Vec::new(),
+            retention: self.retention.clone(),
+            summaries: self.summaries.clone(),
+            components: self.components.clone(),
+            profile: self.profile.clone(),
+            memory: self.memory.clone(),
+            rules: self.rules.clone(),
+            alerts: self.alerts.clone(),
+            recommendations: self.recommendations.clone(),
+        })
+    }
 }
 
 /// Upper bounds on what a report may hold. [`Report::validate`] rejects a report past any of

@@ -510,3 +510,58 @@ fn latest_is_the_report_without_its_history() {
     };
     assert_eq!(strip(latest), strip(full));
 }
+
+#[test]
+fn an_overview_draws_the_run_from_its_finest_rollup() {
+    let t0 = Instant::from_secs(5);
+    let mut rec = Recorder::new(t0, meta(), default_rules()).unwrap();
+    let mut rng = Rng(11);
+    feed(&mut rec, t0, 0, 2 * 3600 + 30, &mut rng);
+    let full = rec.report(t0.saturating_add(Duration::from_secs(2 * 3600 + 30)));
+    assert!(full.series.len() > 7000 && !full.rollups.is_empty());
+    let minute = &full.rollups[0];
+    assert_eq!(minute.step_ms, 60_000);
+
+    let o = full
+        .overview(5000)
+        .expect("2 h at 1 s with a minute tier has an overview");
+    // One sample per minute row (the open one included), its mean.
+    assert_eq!(o.series.t_ms(), minute.t_ms.as_slice());
+    assert_eq!(o.series.len(), 121);
+    for name in [metrics::SYS_CPU, metrics::PROC_RSS, metrics::PROC_THREADS] {
+        assert_eq!(
+            o.series.column(name).unwrap(),
+            minute.metrics[name].mean.as_slice()
+        );
+    }
+    // The mean of minute 10's samples, from the full series.
+    let t = full.series.t_ms();
+    let cpu = full.series.column(metrics::SYS_CPU).unwrap();
+    let in_row: Vec<f64> = (0..t.len())
+        .filter(|&i| (600_000..660_000).contains(&t[i]))
+        .filter_map(|i| cpu[i])
+        .collect();
+    let mean = in_row.iter().sum::<f64>() / in_row.len() as f64;
+    let got = o.series.column(metrics::SYS_CPU).unwrap()[10].unwrap();
+    assert!((got - mean).abs() < 0.01, "{got} vs {mean}");
+    assert!(o.rollups.is_empty());
+    o.validate().expect("an overview is a valid report");
+    assert!(o.to_json().len() * 10 < full.to_json().len());
+    // Everything but the series and the rollups is the whole report's.
+    let strip = |mut r: Report| {
+        r.series = Series::new();
+        r.rollups.clear();
+        r
+    };
+    assert_eq!(strip(o), strip(full.clone()));
+
+    // Nothing smaller to send: a short series, no tier small enough, no rollups.
+    assert!(full.overview(full.series.len()).is_none());
+    // The hour tier gets a minute row once it closes: hours 0 and 1 so far.
+    let hours = full.overview(100).expect("the hour tier");
+    assert_eq!(hours.series.t_ms(), &[0, 3_600_000]);
+    assert!(full.overview(1).is_none(), "no tier of one row");
+    let mut no_rollups = full.clone();
+    no_rollups.rollups.clear();
+    assert!(no_rollups.overview(5000).is_none());
+}
