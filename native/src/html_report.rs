@@ -68,7 +68,8 @@ const CSP: &str = "default-src 'none'; script-src 'unsafe-inline' blob: 'wasm-un
 
 /// The `index.html` lines that load files, replaced by inline content.
 const STYLESHEET_LINK: &str = r#"<link rel="stylesheet" href="style.css">"#;
-const PRELOAD_LINK: &str = r#"<link rel="modulepreload" href="pkg/perfopt_web.js">"#;
+const PRELOAD_LINK: &str = r#"<link rel="modulepreload" href="pkg/perfopt_web.js">
+  <link rel="preload" href="pkg/perfopt_web_bg.wasm" as="fetch" type="application/wasm" crossorigin>"#;
 const APP_SCRIPT: &str = r#"<script type="module" src="app.js"></script>"#;
 const TITLE: &str = "<title>perfopt report viewer</title>";
 const UPLOT_LINK: &str = r#"<link rel="stylesheet" href="vendor/uPlot.min.css">"#;

@@ -116,6 +116,19 @@ fn main() {
         full.push(f.as_f64().unwrap());
         let first = browser.execute("return window.perfoptViewer.firstMarks;", json!([]));
         eprintln!("first view milestones (ms since navigation): {first}");
+        let loads = browser.execute(
+            "return performance.getEntriesByType('resource').map(e => `${e.name.replace(location.origin, '')} ${e.startTime.toFixed(0)}-${e.responseEnd.toFixed(0)}`).join(', ');",
+            json!([]),
+        );
+        eprintln!(
+            "resources (ms since navigation): {}",
+            loads.as_str().unwrap_or("")
+        );
+        let nav = browser.execute(
+            "const n = performance.getEntriesByType('navigation')[0]; return `responseEnd ${n.responseEnd.toFixed(0)}, domInteractive ${n.domInteractive.toFixed(0)}, DOMContentLoaded ${n.domContentLoadedEventStart.toFixed(0)}-${n.domContentLoadedEventEnd.toFixed(0)}, ` + performance.getEntriesByType('paint').map(p => `${p.name} ${p.startTime.toFixed(0)}`).join(', ');",
+            json!([]),
+        );
+        eprintln!("page (ms since navigation): {}", nav.as_str().unwrap_or(""));
         let marks = browser.execute("return window.perfoptViewer.marks;", json!([]));
         eprintln!("milestones (ms since navigation): {marks}");
         let mut best1 = f64::MAX;
