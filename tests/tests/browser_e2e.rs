@@ -667,6 +667,13 @@ fn long_series_are_drawn_per_pixel_column_without_losing_spikes_or_gaps() {
         Duration::from_secs(30),
     );
     assert!(full_ms.as_f64().is_some(), "the overview came first");
+    let first = browser.execute("return window.perfoptViewer.firstView;", json!([]));
+    assert_eq!(first["overview"], json!(true), "{first}");
+    assert_eq!(first["samples"], json!(334), "{first}");
+    assert_eq!(
+        first["note"],
+        json!("Overview: the mean of each 1 min while the full resolution loads…")
+    );
     assert_eq!(
         browser.execute("return document.body.dataset.samples;", json!([])),
         json!("20000")

@@ -1639,6 +1639,11 @@ async function main() {
   await visibleChartsDrawn();
   window.perfoptViewer.readyMs = performance.now();
   window.perfoptViewer.firstMarks = { ...marks };
+  window.perfoptViewer.firstView = {
+    overview,
+    samples: state.data?.series.t_ms.length ?? 0,
+    note: $('#tier-note')?.textContent ?? null,
+  };
   if (!overview) return;
   const full = await loadFull();
   // A zoom asked for while the overview was on screen, else the one in the URL.
@@ -1668,6 +1673,8 @@ window.perfoptViewer = {
   readyMs: null,
   /** When the whole report was on screen after an overview (null: no overview). */
   fullMs: null,
+  /** What the first view drew: `{overview, samples, note}`. */
+  firstView: null,
   marks,
   /** Zooms to `[from, to]` ms and returns how long core's recomputation took, ms. */
   zoom(from, to) {
