@@ -1035,6 +1035,8 @@ function drawChart(c) {
   const opts = {
     width,
     height: 190,
+    // Room on both sides for the date under the first and last time tick.
+    padding: [8, 30, 0, 30],
     legend: { show: false },
     cursor: {
       sync: { key: SYNC_KEY },
