@@ -176,6 +176,8 @@ pub struct Cache<K, V, W = UnitWeigher, S = DefaultHasher> {
     ghosts: ghost::Ghosts,
     /// Ghost evidence not yet acted on, in thousandths of an entry (+ grows the window).
     ghost_credit: i64,
+    /// How long a ghost counts, in lookups (`None`: ghosts are off); from the tuning.
+    ghost_max_age: Option<u64>,
     events: VecDeque<CacheEvent<K, V>>,
     /// Counters of L1 and L2 (`len`/`weight` filled in by `stats`).
     counters: [TierStats; 2],
@@ -237,6 +239,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
             ),
             ghosts: ghost::Ghosts::new(max_entries.min(policy::INITIAL_SKETCH_ENTRIES)),
             ghost_credit: 0,
+            ghost_max_age: policy::ghost_max_age(max_entries, &ClimberTuning::default()),
             config,
             window_capacity,
             max_entry_weight,
@@ -260,6 +263,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     #[doc(hidden)]
     pub fn set_climber_tuning(&mut self, tuning: ClimberTuning) {
         self.climber = policy::HillClimber::new(self.config.capacity, tuning);
+        self.ghost_max_age = policy::ghost_max_age(self.max_entries, &tuning);
         self.sketch = Sketch::new(self.sketch.entries(), tuning.sketch_sample_factor);
         self.window_capacity = self.climber.window();
         self.l1_target = policy::l1_target(
@@ -284,22 +288,21 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         let now = self.observe(now);
         let hash = self.hasher.hash_one(key);
         self.sketch.increment(hash);
-        let found = self.find(hash, key);
-        let Some(idx) = found.filter(|&i| !self.store.entry(i).is_expired(now)) else {
-            if let Some(idx) = found {
-                self.expire(idx, hash);
+        if let Some(idx) = self.find(hash, key) {
+            if !self.store.entry(idx).is_expired(now) {
+                self.on_hit(idx);
+                return Some(&self.store.entry(idx).value);
             }
-            self.pending_miss = Some(hash);
-            self.counters[0].misses += 1;
-            self.counters[1].misses += 1;
-            self.tune_window(false);
-            if let Some(ghost) = self.take_ghost(hash) {
-                self.ghost_nudge(ghost);
-            }
-            return None;
-        };
-        self.on_hit(idx);
-        Some(&self.store.entry(idx).value)
+            self.expire(idx, hash);
+        }
+        self.pending_miss = Some(hash);
+        self.counters[0].misses += 1;
+        self.counters[1].misses += 1;
+        self.tune_window(false);
+        if let Some(ghost) = self.take_ghost(hash) {
+            self.ghost_nudge(ghost);
+        }
+        None
     }
 
     /// The value of `key` if it is cached and not expired at `now`, without counting a

@@ -207,6 +207,11 @@ pub(super) fn l1_target(capacity: u64, l1_capacity: u64, window: u64) -> u64 {
     (u128::from(l1_capacity) * u128::from(main) / u128::from(capacity.max(1))) as u64
 }
 
+/// The oldest ghost that still counts as evidence, in lookups (`None`: ghosts are off).
+pub(super) fn ghost_max_age(max_entries: usize, tuning: &ClimberTuning) -> Option<u64> {
+    (tuning.ghost_gain != 0).then(|| mul_per_mille(max_entries as u64, tuning.ghost_age_per_mille))
+}
+
 /// The hash of the key at slab index `i`, for the index table's rehashing.
 pub(super) fn rehash<K: Hash, V, S: BuildHasher>(
     slots: &[Option<Entry<K, V>>],
@@ -432,11 +437,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     /// are on), forgotten as it is returned.
     #[inline]
     pub(super) fn take_ghost(&mut self, hash: u64) -> Option<Ghost> {
-        let tuning = self.climber.tuning();
-        if tuning.ghost_gain == 0 {
-            return None;
-        }
-        let max_age = mul_per_mille(self.max_entries as u64, tuning.ghost_age_per_mille);
+        let max_age = self.ghost_max_age?;
         self.ghosts.take(hash, self.lookups(), max_age)
     }
 

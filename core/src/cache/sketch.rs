@@ -118,8 +118,8 @@ impl Sketch {
     }
 
     /// Counts one more occurrence of `hash` (conservative update: only the smallest of its
-    /// counters grow, which keeps collisions from inflating other keys). Branch-free but
-    /// for the aging check.
+    /// counters grow, which keeps collisions from inflating other keys). A key whose
+    /// counters are all saturated (the hot keys of a skewed workload) changes nothing.
     #[inline]
     pub(super) fn increment(&mut self, hash: u64) {
         let (start, h) = self.place(hash);
@@ -130,17 +130,21 @@ impl Sketch {
         let (w1, s1) = counter(h, 1);
         let (w2, s2) = counter(h, 2);
         let (w3, s3) = counter(h, 3);
-        let c0 = (block[w0] >> s0) & 15;
-        let c1 = (block[w1] >> s1) & 15;
-        let c2 = (block[w2] >> s2) & 15;
-        let c3 = (block[w3] >> s3) & 15;
+        let (b0, b1, b2, b3) = (block[w0], block[w1], block[w2], block[w3]);
+        let c0 = (b0 >> s0) & 15;
+        let c1 = (b1 >> s1) & 15;
+        let c2 = (b2 >> s2) & 15;
+        let c3 = (b3 >> s3) & 15;
         let min = c0.min(c1).min(c2).min(c3);
-        let grow = u64::from(min < 15);
-        block[w0] += (grow & u64::from(c0 == min)) << s0;
-        block[w1] += (grow & u64::from(c1 == min)) << s1;
-        block[w2] += (grow & u64::from(c2 == min)) << s2;
-        block[w3] += (grow & u64::from(c3 == min)) << s3;
-        self.additions += grow as usize;
+        if min == 15 {
+            return;
+        }
+        // The four words are distinct (depth `d` uses word `2d` or `2d + 1`).
+        block[w0] = b0 + (u64::from(c0 == min) << s0);
+        block[w1] = b1 + (u64::from(c1 == min) << s1);
+        block[w2] = b2 + (u64::from(c2 == min) << s2);
+        block[w3] = b3 + (u64::from(c3 == min) << s3);
+        self.additions += 1;
         if self.additions >= self.sample {
             self.age();
         }
@@ -148,6 +152,7 @@ impl Sketch {
 
     /// Halves every counter.
     #[cold]
+    #[inline(never)]
     fn age(&mut self) {
         for w in &mut self.table {
             *w = (*w >> 1) & HALF_MASK;

@@ -42,6 +42,7 @@ pub(super) enum Segment {
 impl Segment {
     pub(super) const ALL: [Segment; 3] = [Segment::Window, Segment::Probation, Segment::Protected];
 
+    #[inline]
     fn from_bits(bits: u32) -> Segment {
         match bits {
             0 => Segment::Window,
@@ -58,6 +59,7 @@ impl Segment {
         }
     }
 
+    #[inline]
     fn sentinel(self) -> u32 {
         SENTINEL_BASE + self as u32
     }
@@ -100,6 +102,7 @@ impl<K, V> Entry<K, V> {
         d != NEVER && now >= d
     }
 
+    #[inline]
     pub(super) fn segment(&self) -> Segment {
         Segment::from_bits(self.next >> LINK_BITS)
     }
@@ -202,6 +205,7 @@ impl<K, V> Store<K, V> {
     }
 
     /// Takes the (already unlinked) entry at `idx` out of the slab.
+    #[inline]
     pub(super) fn free(&mut self, idx: u32) -> Entry<K, V> {
         let Some(entry) = self.slots[idx as usize].take() else {
             // Invariant: callers free each index they found in the table once.
@@ -219,6 +223,7 @@ impl<K, V> Store<K, V> {
         self.counts = [0; 3];
     }
 
+    #[inline]
     fn prev_of(&self, id: u32) -> u32 {
         if id >= SENTINEL_BASE {
             self.sentinels[(id - SENTINEL_BASE) as usize].prev
@@ -227,6 +232,7 @@ impl<K, V> Store<K, V> {
         }
     }
 
+    #[inline]
     fn next_of(&self, id: u32) -> u32 {
         if id >= SENTINEL_BASE {
             self.sentinels[(id - SENTINEL_BASE) as usize].next
@@ -235,6 +241,7 @@ impl<K, V> Store<K, V> {
         }
     }
 
+    #[inline]
     fn set_prev(&mut self, id: u32, prev: u32) {
         if id >= SENTINEL_BASE {
             self.sentinels[(id - SENTINEL_BASE) as usize].prev = prev;
@@ -244,6 +251,7 @@ impl<K, V> Store<K, V> {
         }
     }
 
+    #[inline]
     fn set_next(&mut self, id: u32, next: u32) {
         if id >= SENTINEL_BASE {
             self.sentinels[(id - SENTINEL_BASE) as usize].next = next;
@@ -254,6 +262,7 @@ impl<K, V> Store<K, V> {
     }
 
     /// Links `idx` (not in any list) as the newest entry of `seg`, not referenced.
+    #[inline]
     pub(super) fn push_back(&mut self, seg: Segment, idx: u32) {
         let s = seg.sentinel();
         let last = self.prev_of(s);
@@ -266,6 +275,7 @@ impl<K, V> Store<K, V> {
     }
 
     /// Unlinks `idx` from its list.
+    #[inline]
     pub(super) fn unlink(&mut self, idx: u32) {
         let e = self.entry(idx);
         let (prev, next, seg) = (e.prev & LINK_MASK, e.next & LINK_MASK, e.segment());
@@ -275,6 +285,7 @@ impl<K, V> Store<K, V> {
     }
 
     /// Moves `idx` to the newest end of `seg`, clearing its referenced bit.
+    #[inline]
     pub(super) fn move_to_back(&mut self, idx: u32, seg: Segment) {
         self.unlink(idx);
         self.push_back(seg, idx);
@@ -293,12 +304,14 @@ impl<K, V> Store<K, V> {
     }
 
     /// The oldest entry of `seg`.
+    #[inline]
     pub(super) fn front(&self, seg: Segment) -> Option<u32> {
         let first = self.sentinels[seg as usize].next;
         (first < SENTINEL_BASE).then_some(first)
     }
 
     /// The entry after `idx` (newer) in its list.
+    #[inline]
     pub(super) fn next(&self, idx: u32) -> Option<u32> {
         let next = self.next_of(idx);
         (next < SENTINEL_BASE).then_some(next)
