@@ -226,7 +226,25 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        lock(&self.shard(key).cache).get(clock::now(), key).cloned()
+        let ttl = self.config.default_ttl.is_some();
+        // With a default TTL every entry has a deadline: read the clock outside the lock.
+        let early = ttl.then(clock::now);
+        let mut shard = lock(&self.shard(key).cache);
+        let now = early.unwrap_or_else(|| Self::now_if_timed(&shard));
+        shard.get(now, key).cloned()
+    }
+
+    /// The time for a call on `shard` without a default TTL: the clock if some entry of the
+    /// shard has a deadline (from `insert_with_ttl`), else [`Instant::ZERO`] — no entry can
+    /// expire then, so the time changes nothing (core keeps the latest instant it saw) and
+    /// the clock read, a good part of a cache hit, is saved.
+    #[inline]
+    fn now_if_timed(shard: &CoreCache<K, V, W, DefaultHasher>) -> Instant {
+        if shard.poll_timeout().is_some() {
+            clock::now()
+        } else {
+            Instant::ZERO
+        }
     }
 
     /// The value of `key` (a clone) without counting a lookup or touching the policy.
@@ -243,8 +261,11 @@ where
     /// Stores `value` under `key` with the default time to live; returns the value it
     /// replaced.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
-        let now = clock::now();
+        // As in `get`: without a default TTL the clock is read only for a shard holding
+        // entries with a deadline.
+        let early = self.config.default_ttl.is_some().then(clock::now);
         let mut shard = lock(&self.shard(&key).cache);
+        let now = early.unwrap_or_else(|| Self::now_if_timed(&shard));
         let old = shard.insert(now, key, value);
         Self::expire_due(&mut shard, now);
         old
@@ -638,5 +659,23 @@ mod tests {
             source.sample(),
             vec![(perfopt_core::report::metrics::CACHE_HIT_RATE, 0.0)]
         );
+    }
+
+    #[test]
+    fn without_default_ttl_an_entry_ttl_still_expires() {
+        // The clock is skipped for shards without timed entries; a shard with one reads it.
+        let cache: Cache<u64, u64> = Cache::with_shards(CacheConfig::new(64), 1).expect("valid");
+        cache.insert(1, 1);
+        assert_eq!(cache.get(&1), Some(1));
+        cache
+            .insert_with_ttl(2, 2, Duration::from_millis(20))
+            .expect("valid ttl");
+        assert_eq!(cache.get(&2), Some(2));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(cache.get(&2), None);
+        assert_eq!(cache.get(&1), Some(1));
+        cache.insert(3, 3);
+        assert_eq!(cache.get(&3), Some(3));
+        assert_eq!(cache.stats().expirations(), 1);
     }
 }
