@@ -102,20 +102,27 @@ fn main() {
     let mut zoom_all = Vec::new();
     let mut heap = Vec::new();
     let mut wasm_mem = Vec::new();
+    // Opens the viewer on the report: ms from navigation to interactive, and to the whole
+    // report on screen.
+    let open = |browser: &Browser| {
+        browser.goto(&format!("{url}?src=api/report"));
+        let wait = |what: &str| {
+            browser
+                .wait_for(
+                    &format!("return window.perfoptViewer && window.perfoptViewer.{what};"),
+                    Duration::from_secs(120),
+                )
+                .as_f64()
+                .unwrap()
+        };
+        (wait("readyMs"), wait("fullMs"))
+    };
     for _ in 0..runs {
         let browser = Browser::start();
-        browser.goto(&format!("{url}?src=api/report"));
-        let r = browser.wait_for(
-            "return window.perfoptViewer && window.perfoptViewer.readyMs;",
-            Duration::from_secs(120),
-        );
-        ready.push(r.as_f64().unwrap());
         // The overview first, then the whole report: zooms are measured on the whole one.
-        let f = browser.wait_for(
-            "return window.perfoptViewer.fullMs;",
-            Duration::from_secs(120),
-        );
-        full.push(f.as_f64().unwrap());
+        let (r, f) = open(&browser);
+        ready.push(r);
+        full.push(f);
         let first = browser.execute("return window.perfoptViewer.firstMarks;", json!([]));
         eprintln!("first view milestones (ms since navigation): {first}");
         let loads = browser.execute(
@@ -160,17 +167,9 @@ fn main() {
         // The same page opened again in this browser (its processes already started; the
         // server sends `no-store`, so everything is downloaded again).
         browser.goto("about:blank");
-        browser.goto(&format!("{url}?src=api/report"));
-        let r = browser.wait_for(
-            "return window.perfoptViewer && window.perfoptViewer.readyMs;",
-            Duration::from_secs(120),
-        );
-        warm.push(r.as_f64().unwrap());
-        let f = browser.wait_for(
-            "return window.perfoptViewer.fullMs;",
-            Duration::from_secs(120),
-        );
-        warm_full.push(f.as_f64().unwrap());
+        let (r, f) = open(&browser);
+        warm.push(r);
+        warm_full.push(f);
     }
     let stat = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
