@@ -14,7 +14,7 @@ use crate::stats::Histogram;
 /// - [`Algorithm::Fixed`]: a constant limit, like a semaphore or tower's `ConcurrencyLimit`.
 /// - [`Algorithm::Aimd`]: additive increase, multiplicative decrease, as in TCP congestion
 ///   avoidance. It reacts to *drops* only (a [`Outcome::Dropped`] or [`Outcome::Timeout`]
-///   release, or a latency above an optional threshold), so it needs to be told what "too
+///   release, or a measured latency above an optional threshold), so it needs to be told what "too
 ///   slow" means, and it finds the limit by overshooting it. A success while at least half
 ///   the permits are in use adds `1 / limit` (one permit per round trip); a drop multiplies
 ///   the limit by `backoff_ratio`, once per congestion episode: drops of permits admitted
@@ -25,8 +25,10 @@ use crate::stats::Histogram;
 ///
 /// # The gradient algorithm, precisely
 /// Latencies (from admission to release) are collected per interval of at least
-/// `sample_interval` holding at least `min_samples` samples. At the end of an interval, with
-/// `sample` the interval's `percentile` latency and `drop_share` its share of drops:
+/// `sample_interval` holding at least `min_samples` measured latencies (a host may measure
+/// only some permits: see [`Limiter::release_untracked`](super::Limiter::release_untracked)).
+/// At the end of an interval, with `sample` the interval's `percentile` latency (of the
+/// measured permits) and `drop_share` its share of drops (of all its releases):
 ///
 /// ```text
 /// gradient = clamp(tolerance × baseline / sample, 0.5, 1.0)
@@ -149,8 +151,10 @@ pub(crate) struct Sample {
     pub(crate) now: Instant,
     /// When the permit was admitted.
     pub(crate) admitted: Instant,
-    /// Observed latency.
-    pub(crate) latency: Duration,
+    /// Observed latency; `None` for a permit whose latency the host did not measure (see
+    /// [`Limiter::release_untracked`](super::Limiter::release_untracked)): it still counts
+    /// as a release with its outcome, but adds no latency.
+    pub(crate) latency: Option<Duration>,
     /// How the work ended.
     pub(crate) outcome: Outcome,
     /// Permits in use just before this release.
@@ -181,6 +185,7 @@ impl LimitState {
                     config: c.clone(),
                     limit: f64::from(c.initial_limit),
                     recovery_start: Instant::ZERO,
+                    epoch: 0,
                 }))
             }
             Algorithm::Gradient(c) => {
@@ -202,6 +207,8 @@ impl LimitState {
                     limit: f64::from(c.initial_limit),
                     baseline: None,
                     probe: Some(Instant::ZERO),
+                    probe_start: Instant::ZERO,
+                    epoch: 0,
                     next_probe: Instant::ZERO,
                     interval: Interval::default(),
                 }))
@@ -233,6 +240,18 @@ impl LimitState {
         match self {
             LimitState::Gradient(g) => g.baseline,
             _ => None,
+        }
+    }
+
+    /// The algorithm's epoch and the instant it began. The epoch moves on when the meaning
+    /// of "admitted before" changes: an AIMD cut (its recovery start) or the start of a
+    /// gradient probe. A permit admitted in the current epoch was admitted at or after its
+    /// start; one admitted in an earlier epoch, before it. Fixed: always `(0, ZERO)`.
+    pub(crate) fn epoch(&self) -> (u32, Instant) {
+        match self {
+            LimitState::Fixed(_) => (0, Instant::ZERO),
+            LimitState::Aimd(a) => (a.epoch, a.recovery_start),
+            LimitState::Gradient(g) => (g.epoch, g.probe_start),
         }
     }
 
@@ -299,6 +318,8 @@ pub(crate) struct Aimd {
     /// Drops of permits admitted before this instant belong to a congestion episode the
     /// limit already reacted to (TCP's fast recovery), so they do not cut it again.
     recovery_start: Instant,
+    /// Cuts so far (wrapping): the epoch of [`LimitState::epoch`].
+    epoch: u32,
 }
 
 impl Aimd {
@@ -307,12 +328,17 @@ impl Aimd {
             f64::from(self.config.min_limit),
             f64::from(self.config.max_limit),
         );
-        let slow = self.config.latency_threshold.is_some_and(|t| s.latency > t);
+        // An unmeasured latency is never "slow": only measured permits are checked.
+        let slow = self
+            .config
+            .latency_threshold
+            .is_some_and(|t| s.latency.is_some_and(|l| l > t));
         let dropped = matches!(s.outcome, Outcome::Dropped | Outcome::Timeout) || slow;
         if dropped {
             if s.admitted >= self.recovery_start {
                 self.limit = (self.limit * self.config.backoff_ratio).max(min);
                 self.recovery_start = s.now;
+                self.epoch = self.epoch.wrapping_add(1);
             }
         } else if (s.in_flight as f64) * 2.0 >= self.limit {
             // One more permit per limit's worth of successes: +1 per round trip.
@@ -325,7 +351,10 @@ impl Aimd {
 #[derive(Clone, Debug, Default)]
 struct Interval {
     start: Option<Instant>,
+    /// Latencies of the measured releases.
     latencies: Histogram,
+    /// Releases, measured or not (the drop share's denominator).
+    releases: u64,
     drops: u64,
     max_in_flight: usize,
 }
@@ -339,6 +368,10 @@ pub(crate) struct Gradient {
     baseline: Option<Duration>,
     /// `Some(start)` while probing: only permits admitted at or after `start` count.
     probe: Option<Instant>,
+    /// When the latest probe started.
+    probe_start: Instant,
+    /// Probes started so far (wrapping): the epoch of [`LimitState::epoch`].
+    epoch: u32,
     next_probe: Instant,
     interval: Interval,
 }
@@ -351,21 +384,34 @@ impl Gradient {
             }
         } else if s.now >= self.next_probe && self.baseline.is_some() {
             self.probe = Some(s.now);
+            self.probe_start = s.now;
+            self.epoch = self.epoch.wrapping_add(1);
             self.interval = Interval::default();
             return;
         }
         let interval = &mut self.interval;
         interval.start.get_or_insert(s.now);
-        // Nanoseconds fit in u64 for any latency below 584 years.
-        interval
-            .latencies
-            .record(u64::try_from(s.latency.as_nanos()).unwrap_or(u64::MAX));
+        interval.releases += 1;
+        if let Some(latency) = s.latency {
+            // Nanoseconds fit in u64 for any latency below 584 years.
+            interval
+                .latencies
+                .record(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+        }
         if matches!(s.outcome, Outcome::Dropped | Outcome::Timeout) {
             interval.drops += 1;
         }
         interval.max_in_flight = interval.max_in_flight.max(s.in_flight);
         let count = interval.latencies.count();
         if count < u64::from(self.config.min_samples) {
+            return;
+        }
+        // Outside a probe nothing happens before the interval is long enough: check that
+        // before computing the percentile (the same decisions, without a histogram scan on
+        // every release of the interval).
+        let started = interval.start.unwrap_or(s.now);
+        let short = s.now.saturating_duration_since(started) < self.config.sample_interval;
+        if self.probe.is_none() && short {
             return;
         }
         let Some(p) = interval.latencies.quantile(self.config.percentile) else {
@@ -379,11 +425,7 @@ impl Gradient {
             self.interval = Interval::default();
             return;
         }
-        let started = interval.start.unwrap_or(s.now);
-        if s.now.saturating_duration_since(started) < self.config.sample_interval {
-            return;
-        }
-        let drop_share = interval.drops as f64 / count as f64;
+        let drop_share = interval.drops as f64 / interval.releases as f64;
         let app_limited = (interval.max_in_flight as f64) * 2.0 < self.limit;
         self.interval = Interval::default();
         let Some(baseline) = self.baseline else {
@@ -413,7 +455,7 @@ mod tests {
         Sample {
             now: Instant::from_millis(now_ms),
             admitted: Instant::from_millis(now_ms.saturating_sub(latency_ms)),
-            latency: Duration::from_millis(latency_ms),
+            latency: Some(Duration::from_millis(latency_ms)),
             outcome,
             in_flight,
         }

@@ -130,6 +130,8 @@ pub enum LimiterError {
     UnknownPermit(PermitId),
     /// The waiter is neither queued nor holding an undelivered grant.
     UnknownWaiter(WaiterId),
+    /// [`Limiter::release_untracked`] with no untracked permit held.
+    NoUntrackedPermit,
 }
 
 impl fmt::Display for LimiterError {
@@ -149,6 +151,7 @@ impl fmt::Display for LimiterError {
             LimiterError::Stats(e) => write!(f, "statistics window: {e}"),
             LimiterError::UnknownPermit(p) => write!(f, "permit {} is not held", p.0),
             LimiterError::UnknownWaiter(w) => write!(f, "waiter {} is unknown", w.0),
+            LimiterError::NoUntrackedPermit => f.write_str("no untracked permit is held"),
         }
     }
 }
@@ -249,6 +252,13 @@ impl LimiterConfig {
 ///   a host may skip the clock for an uncontended permit:
 ///   [`admit_untimed`](Limiter::admit_untimed) and, while nobody waits,
 ///   [`release_untimed`](Limiter::release_untimed). Such a permit adds no latency sample.
+/// - **Untracked permits** (a host's lock-free fast path): permits counted in flight that
+///   carry no id. A host may admit and release them outside the machine while nobody waits
+///   and then report the net effect with [`absorb_untracked`](Limiter::absorb_untracked)
+///   before its next call; or admit one with [`admit_untracked`](Limiter::admit_untracked)
+///   and release one with [`release_untracked`](Limiter::release_untracked) (which feeds
+///   the algorithm, with or without a measured latency). Such a permit's admission is known
+///   by the [`epoch`](Limiter::epoch) it was admitted in.
 /// - **Draining**: after any mutating call, drain [`poll_event`](Limiter::poll_event) until
 ///   `None` and deliver each [`LimiterEvent`] to its waiter. A granted permit is already in
 ///   flight, so an undelivered grant must be handed back with [`cancel`](Limiter::cancel) —
@@ -289,8 +299,10 @@ pub struct Limiter {
     /// Waiters, and held permits (granted entries: their admission instant, `None` for an
     /// untimed permit).
     waiters: WaitQueue<Option<Instant>>,
-    /// Held permits.
+    /// Held permits (granted entries and untracked ones).
     in_flight: usize,
+    /// Held permits without an entry (see [`Limiter::absorb_untracked`]).
+    untracked: usize,
     events: VecDeque<LimiterEvent>,
     /// The latest instant seen.
     now: Instant,
@@ -319,6 +331,7 @@ impl Limiter {
             algorithm,
             waiters: WaitQueue::new(config.max_waiters),
             in_flight: 0,
+            untracked: 0,
             events: VecDeque::new(),
             now: Instant::ZERO,
             counters: Counters::default(),
@@ -408,6 +421,88 @@ impl Limiter {
         // No time, no sample: an adaptive algorithm learns nothing from this permit.
         self.count_outcome(outcome);
         Ok(true)
+    }
+
+    /// The algorithm's epoch: it moves on (wrapping) at every AIMD cut and every gradient
+    /// probe start, the events that decide whether a later release's permit was "admitted
+    /// before". An untracked permit remembers the epoch it was admitted in instead of an
+    /// instant (see [`release_untracked`](Limiter::release_untracked)). Always 0 for a
+    /// fixed limit.
+    #[inline]
+    pub fn epoch(&self) -> u32 {
+        self.algorithm.epoch().0
+    }
+
+    /// An untracked permit (no id) if one is free and nobody waits, counted like any
+    /// admission; `false` otherwise (then call [`acquire`](Limiter::acquire)). Not counted
+    /// as a rejection. Hand it back with [`release_untracked`](Limiter::release_untracked).
+    #[inline]
+    pub fn admit_untracked(&mut self) -> bool {
+        if self.waiters.queued() > 0 || self.in_flight >= self.limit as usize {
+            return false;
+        }
+        self.in_flight += 1;
+        self.untracked += 1;
+        self.counters.admitted += 1;
+        self.counters.peak_in_flight = self.counters.peak_in_flight.max(self.in_flight);
+        true
+    }
+
+    /// Takes in what a host's lock-free fast path did since the machine last saw it: it
+    /// admitted untracked permits and released `succeeded` of them with
+    /// [`Outcome::Success`], and now `in_flight` permits are held in all (tracked ones
+    /// included); at most `peak_in_flight` were held at once meanwhile. The admissions are
+    /// `in_flight + succeeded - in_flight()`. Such releases add no sample: the host may only
+    /// release fast while nobody waits and the limit is fixed (an adaptive algorithm must
+    /// see every release, through [`release_untracked`](Limiter::release_untracked)).
+    ///
+    /// The host keeps the fast path within the rules `admit_untracked` follows (nobody
+    /// waits, at most `limit` held); inconsistent numbers saturate rather than panic.
+    pub fn absorb_untracked(&mut self, in_flight: usize, succeeded: u64, peak_in_flight: usize) {
+        let admitted = (in_flight as u64 + succeeded).saturating_sub(self.in_flight as u64);
+        self.untracked = (self.untracked + in_flight).saturating_sub(self.in_flight);
+        self.in_flight = in_flight;
+        let c = &mut self.counters;
+        c.admitted += admitted;
+        c.succeeded += succeeded;
+        c.peak_in_flight = c.peak_in_flight.max(peak_in_flight).max(in_flight);
+    }
+
+    /// Hands back one untracked permit admitted in `epoch` (see
+    /// [`epoch`](Limiter::epoch)), at `now` (`None`: the latest instant seen). `latency`
+    /// is its measured latency, if the host measured it: the algorithm sees the release
+    /// with its outcome either way, and its latency only when measured (a gradient interval
+    /// needs `min_samples` measured releases; AIMD checks `latency_threshold` on measured
+    /// ones). A freed permit goes to the head waiter at once; pass the time while waiters
+    /// are queued, so that their deadlines are checked against it.
+    ///
+    /// # Errors
+    /// [`LimiterError::NoUntrackedPermit`] if none is held; nothing changes then.
+    pub fn release_untracked(
+        &mut self,
+        now: Option<Instant>,
+        outcome: Outcome,
+        latency: Option<Duration>,
+        epoch: u32,
+    ) -> Result<(), LimiterError> {
+        if self.untracked == 0 {
+            return Err(LimiterError::NoUntrackedPermit);
+        }
+        self.untracked -= 1;
+        let now = match now {
+            Some(now) => self.observe(now),
+            None => self.now,
+        };
+        // Admitted in the current epoch: at or after its start; else before it.
+        let (current, start) = self.algorithm.epoch();
+        let admitted = if epoch == current {
+            start
+        } else {
+            Instant::ZERO
+        };
+        self.count_outcome(outcome);
+        self.finish_release(now, admitted, outcome, latency);
+        Ok(())
     }
 
     /// Hands `permit` back; its latency (from admission to `now`) and `outcome` feed the
@@ -537,7 +632,11 @@ impl Limiter {
             .iter()
             .filter(|(_, e)| matches!(e, Entry::Granted(_)))
             .count();
-        assert_eq!(held, self.in_flight, "permits not conserved");
+        assert_eq!(
+            held + self.untracked,
+            self.in_flight,
+            "permits not conserved"
+        );
         assert!(
             self.waiters.queued() == 0 || self.in_flight >= self.limit as usize,
             "a waiter waits while a permit is free"
@@ -600,21 +699,37 @@ impl Limiter {
         let Some(admitted) = self.waiters.remove_granted(permit.0) else {
             return Err(LimiterError::UnknownPermit(permit));
         };
-        // An untimed permit has no admission instant: no latency unless the host gave one.
+        // An untimed permit has no admission instant: no latency unless the host gave one,
+        // and no sample for the algorithm.
         let latency = latency.or_else(|| admitted.map(|a| now.saturating_duration_since(a)));
+        let signal = if latency.is_some() {
+            outcome
+        } else {
+            Outcome::Ignored
+        };
+        self.count_outcome(outcome);
+        self.finish_release(now, admitted.unwrap_or(now), signal, latency);
+        Ok(())
+    }
+
+    /// The rest of a release, once the permit left its entry and its outcome was counted
+    /// (an untracked release counts here): the algorithm's sample, the latency window, the
+    /// limit, and grants to waiters. `outcome` is what the algorithm sees.
+    fn finish_release(
+        &mut self,
+        now: Instant,
+        admitted: Instant,
+        outcome: Outcome,
+        latency: Option<Duration>,
+    ) {
         let sample = Sample {
             now,
-            admitted: admitted.unwrap_or(now),
-            latency: latency.unwrap_or(Duration::ZERO),
-            outcome: if latency.is_some() {
-                outcome
-            } else {
-                Outcome::Ignored
-            },
+            admitted,
+            latency,
+            outcome,
             in_flight: self.in_flight,
         };
         self.in_flight -= 1;
-        self.count_outcome(outcome);
         if let Some(latency) = latency
             && !matches!(outcome, Outcome::Ignored)
         {
@@ -623,7 +738,6 @@ impl Limiter {
         self.algorithm.on_sample(&sample);
         self.refresh_limit(now);
         self.dispatch(now);
-        Ok(())
     }
 
     /// Re-reads the algorithm's limit and records a change in the history.

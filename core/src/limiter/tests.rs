@@ -250,3 +250,166 @@ fn stats_serialize_for_the_report() {
     assert_eq!(v["latency_ms"]["count"], 1);
     assert!((v["latency_ms"]["max"].as_f64().unwrap() - 5.0).abs() < 0.05);
 }
+
+/// Counters of `stats`, the part a fast path must keep exact.
+fn counts(s: &LimiterStats) -> [u64; 12] {
+    [
+        s.limit.into(),
+        s.in_flight as u64,
+        s.waiting as u64,
+        s.admitted,
+        s.admitted_after_wait,
+        s.rejected,
+        s.timed_out,
+        s.cancelled,
+        s.succeeded,
+        s.dropped + s.deadline_exceeded,
+        s.ignored,
+        s.peak_in_flight as u64,
+    ]
+}
+
+#[test]
+fn untracked_permits_absorbed_in_bulk_count_as_one_by_one() {
+    // `one` admits and releases each untracked permit through the machine; `bulk` hears
+    // only the net effect, as a host's lock-free fast path reports it. Both also hold
+    // tracked permits and queue waiters in between.
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut one = fixed(8, 4);
+    let mut bulk = fixed(8, 4);
+    let (mut held, mut tracked) = (0usize, Vec::new());
+    let (mut fast_in_flight, mut fast_ok, mut peak) = (0usize, 0u64, 0usize);
+    let mut t = 0;
+    for _ in 0..5_000 {
+        t += 1;
+        match next(6) {
+            // A fast admission (the host's rule: nobody waits, a permit is free).
+            0 | 1 if one.waiting() == 0 && one.in_flight() < 8 => {
+                assert!(one.admit_untracked());
+                held += 1;
+                fast_in_flight += 1;
+                peak = peak.max(fast_in_flight);
+            }
+            // A fast release with success.
+            2 if held > 0 && one.waiting() == 0 => {
+                one.release_untracked(None, Outcome::Success, None, 0)
+                    .unwrap();
+                held -= 1;
+                fast_in_flight -= 1;
+                fast_ok += 1;
+            }
+            // Anything through the machine: the bulk machine absorbs first.
+            n => {
+                bulk.absorb_untracked(fast_in_flight, fast_ok, peak);
+                fast_ok = 0;
+                peak = 0;
+                bulk.validate();
+                let (a, b) = (&mut one, &mut bulk);
+                match n {
+                    3 => {
+                        let (ra, rb) = (a.acquire(ms(t), ms(t + 5)), b.acquire(ms(t), ms(t + 5)));
+                        assert_eq!(ra, rb);
+                        if let Acquire::Admitted(p) = ra {
+                            tracked.push(p);
+                        }
+                    }
+                    4 if held > 0 => {
+                        let outcome = [Outcome::Dropped, Outcome::Ignored][next(2) as usize];
+                        a.release_untracked(Some(ms(t)), outcome, None, 0).unwrap();
+                        b.release_untracked(Some(ms(t)), outcome, None, 0).unwrap();
+                        held -= 1;
+                    }
+                    _ if !tracked.is_empty() => {
+                        let p = tracked.swap_remove(next(tracked.len() as u64) as usize);
+                        a.release(ms(t), p, Outcome::Success).unwrap();
+                        b.release(ms(t), p, Outcome::Success).unwrap();
+                    }
+                    _ => {
+                        a.handle_timeout(ms(t));
+                        b.handle_timeout(ms(t));
+                    }
+                }
+                // Grants become tracked permits on both sides.
+                let (ea, eb) = (events(a), events(b));
+                assert_eq!(ea, eb);
+                for e in ea {
+                    if let LimiterEvent::Granted { permit, .. } = e {
+                        tracked.push(permit);
+                    }
+                }
+                fast_in_flight = a.in_flight();
+                a.validate();
+                b.validate();
+                assert_eq!(counts(&a.stats(ms(t))), counts(&b.stats(ms(t))));
+            }
+        }
+    }
+    bulk.absorb_untracked(fast_in_flight, fast_ok, peak);
+    assert_eq!(counts(&one.stats(ms(t))), counts(&bulk.stats(ms(t))));
+    assert!(one.stats(ms(t)).succeeded > 500, "the fast path ran");
+    assert_eq!(
+        one.release_untracked(None, Outcome::Success, None, 0)
+            .map(|()| held),
+        if held > 0 {
+            Ok(held)
+        } else {
+            Err(LimiterError::NoUntrackedPermit)
+        }
+    );
+}
+
+#[test]
+fn an_untracked_permit_is_before_or_after_a_cut_by_its_epoch() {
+    // The AIMD episode rule (drops of permits admitted before the last cut do not cut
+    // again) decided by epochs matches the rule decided by instants.
+    let c = AimdConfig {
+        initial_limit: 10,
+        ..AimdConfig::default()
+    };
+    let mut timed = Limiter::new(LimiterConfig::new(Algorithm::Aimd(c.clone()))).unwrap();
+    let mut untracked = Limiter::new(LimiterConfig::new(Algorithm::Aimd(c))).unwrap();
+    let early: Vec<_> = (0..3)
+        .map(|_| admitted(timed.acquire(ms(1), ms(1))))
+        .collect();
+    let e0 = untracked.epoch();
+    for _ in 0..3 {
+        assert!(untracked.admit_untracked());
+    }
+    // The first drop cuts (admitted in the current epoch), the second does not.
+    for (i, p) in early[..2].iter().enumerate() {
+        let t = ms(10 + i as u64);
+        timed.release(t, *p, Outcome::Dropped).unwrap();
+        untracked
+            .release_untracked(Some(t), Outcome::Dropped, None, e0)
+            .unwrap();
+        assert_eq!(timed.limit(), untracked.limit());
+    }
+    assert_eq!(untracked.limit(), 9);
+    assert_ne!(untracked.epoch(), e0, "the cut began an epoch");
+    // A permit admitted after the cut cuts again.
+    let late = admitted(timed.acquire(ms(20), ms(20)));
+    assert!(untracked.admit_untracked());
+    let e1 = untracked.epoch();
+    timed.release(ms(30), late, Outcome::Timeout).unwrap();
+    untracked
+        .release_untracked(Some(ms(30)), Outcome::Timeout, None, e1)
+        .unwrap();
+    assert_eq!((timed.limit(), untracked.limit()), (8, 8));
+    // Successes without a measured latency still grow the limit like measured ones.
+    timed.release(ms(40), early[2], Outcome::Success).unwrap();
+    untracked
+        .release_untracked(None, Outcome::Success, None, e0)
+        .unwrap();
+    assert_eq!(
+        counts(&timed.stats(ms(40))),
+        counts(&untracked.stats(ms(40)))
+    );
+    timed.validate();
+    untracked.validate();
+}

@@ -11,10 +11,25 @@
 //! `crate::driver` (the queued caller's future, the timer task). It does not retry, shed
 //! by priority or time the work out unless asked ([`Limiter::run_timeout`]).
 //!
+//! # The fast path
+//! While nobody waits, a permit is taken with one compare-and-swap on an atomic word (the
+//! permits held and the limit), without the lock: the same decision the core machine would
+//! make. Under a fixed limit it is handed back with success the same way; any other release
+//! (another outcome, an adaptive algorithm, which must see every release), a caller that
+//! finds no permit free and everything while callers wait go through the lock and the core
+//! machine, which first takes in what the fast path did (see `fast.rs`). Statistics stay
+//! exact.
+//!
 //! # Clock reads
-//! A permit under a fixed limit reads no clock unless it has to wait; under an adaptive
-//! algorithm (which needs each permit's latency) it reads [`clock::fast_now`] at admission
-//! and at release.
+//! A permit under a fixed limit reads no clock unless it has to wait. Under an adaptive
+//! algorithm one permit in [`SAMPLE_EVERY`] reads [`clock::fast_now`] at admission and at
+//! release, and its latency is the algorithm's latency sample (and `latency_ms`'s); the
+//! others read no clock unless they end with a congestion signal ([`Outcome::Dropped`],
+//! [`Outcome::Timeout`]), and the algorithm still sees each release with its outcome. The
+//! choice is deterministic: after every [`SAMPLE_EVERY`] releases, the next permit admitted
+//! is measured. So a gradient interval needs `min_samples` measured releases, about
+//! `SAMPLE_EVERY × min_samples` in all, and AIMD's `latency_threshold` applies to the
+//! measured permits.
 //!
 //! # Cancellation
 //! Dropping any future of this module at any point never leaks a permit: a queued caller
@@ -37,10 +52,13 @@
 //! # }
 //! ```
 
+mod fast;
+
 use std::fmt;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -57,6 +75,11 @@ pub use perfopt_core::limiter::{
 
 use crate::clock;
 use crate::driver::{self, Host, IdMap, Timed, Timer, Wait, WakeList, arm, lock};
+use fast::{AUX_MAX, Fast, Word, full_epoch};
+
+/// Under an adaptive algorithm, one permit in this many has its latency measured (see
+/// [Clock reads](self#clock-reads)).
+pub const SAMPLE_EVERY: u32 = 8;
 
 /// Why a permit was not acquired, or work run through the limiter did not finish.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,7 +170,12 @@ pub struct Limiter {
 
 struct Shared {
     state: Mutex<State>,
-    /// The algorithm needs each permit's admission and release time.
+    /// The lock-free fast path in front of `state`.
+    fast: Fast,
+    /// Whether the fast path may run (off only in tests comparing it with the locked path).
+    fast_enabled: bool,
+    /// The algorithm adapts the limit to latencies and outcomes: every release goes through
+    /// the machine, and permits are sampled for their latency.
     timed: bool,
     max_waiters: usize,
     timer: Timer,
@@ -162,6 +190,49 @@ struct State {
     armed: Option<Instant>,
     /// The timer task, once a caller had to wait.
     timer_task: Option<JoinHandle<()>>,
+    /// Adaptive algorithms: the next permit admitted is measured.
+    sample_next: bool,
+    /// Adaptive algorithms: releases since `sample_next` was last set.
+    unsampled: u32,
+}
+
+/// The locked state with the fast path stopped; restarts it (if nobody waits) when dropped,
+/// before the lock is released.
+struct Locked<'a> {
+    shared: &'a Shared,
+    state: MutexGuard<'a, State>,
+}
+
+impl Deref for Locked<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.shared.leave(&mut self.state);
+    }
+}
+
+/// How a [`Permit`] is held.
+#[derive(Clone, Copy, Debug)]
+enum Held {
+    /// A permit with an id (granted to a waiter).
+    Tracked(PermitId),
+    /// A permit without an id, admitted in the machine's epoch with these low bits; measured
+    /// from `since` if sampled.
+    Untracked { epoch: u64, since: Option<Instant> },
+    /// Released, or handed over to an owned permit.
+    Gone,
 }
 
 impl fmt::Debug for Limiter {
@@ -169,7 +240,7 @@ impl fmt::Debug for Limiter {
         let state = lock(&self.shared.state);
         f.debug_struct("Limiter")
             .field("limit", &state.machine.limit())
-            .field("in_flight", &state.machine.in_flight())
+            .field("in_flight", &self.shared.in_flight(&state))
             .field("waiting", &state.machine.waiting())
             .finish()
     }
@@ -183,20 +254,37 @@ impl Limiter {
     /// [`AcquireError::Config`] naming the first invalid setting (a zero limit, unordered
     /// limits, a ratio out of range, a zero `max_wait` or other zero duration or count).
     pub fn new(config: LimiterConfig) -> Result<Limiter, AcquireError> {
+        Limiter::build(config, true)
+    }
+
+    /// A limiter whose every call takes the lock (the fast path off): the reference the
+    /// fast path is tested against.
+    #[cfg(test)]
+    fn locked_only(config: LimiterConfig) -> Limiter {
+        Limiter::build(config, false).expect("valid settings")
+    }
+
+    fn build(config: LimiterConfig, fast_enabled: bool) -> Result<Limiter, AcquireError> {
         let max_waiters = config.max_waiters;
         let machine = core::Limiter::new(config).map_err(AcquireError::Config)?;
-        Ok(Limiter {
-            shared: Arc::new(Shared {
-                timed: machine.is_timed(),
-                state: Mutex::new(State {
-                    machine,
-                    waiters: IdMap::default(),
-                    armed: None,
-                    timer_task: None,
-                }),
-                max_waiters,
-                timer: Timer::new(),
+        let shared = Shared {
+            timed: machine.is_timed(),
+            state: Mutex::new(State {
+                machine,
+                waiters: IdMap::default(),
+                armed: None,
+                timer_task: None,
+                sample_next: true,
+                unsampled: 0,
             }),
+            fast: Fast::new(),
+            fast_enabled,
+            max_waiters,
+            timer: Timer::new(),
+        };
+        drop(shared.lock());
+        Ok(Limiter {
+            shared: Arc::new(shared),
         })
     }
 
@@ -382,14 +470,15 @@ impl Limiter {
     /// [`AcquireError::WouldWait`].
     pub fn try_acquire(&self) -> Result<Permit<'_>, AcquireError> {
         let shared = &self.shared;
-        let mut state = lock(&shared.state);
-        if !shared.timed
-            && let Some(id) = state.machine.admit_untimed()
-        {
-            return Ok(Permit::new(shared, id));
+        if let Some(word) = shared.fast.try_acquire() {
+            return Ok(Permit::new(shared, shared.admitted_fast(word)));
+        }
+        let mut state = shared.lock();
+        if let Some(held) = shared.admit_locked(&mut state) {
+            return Ok(Permit::new(shared, held));
         }
         match state.machine.acquire(shared.now(), Instant::ZERO) {
-            Acquire::Admitted(id) => Ok(Permit::new(shared, id)),
+            Acquire::Admitted(id) => Ok(Permit::new(shared, Held::Tracked(id))),
             Acquire::Rejected(r) => Err(r.into()),
             _ => Err(AcquireError::WouldWait),
         }
@@ -402,7 +491,8 @@ impl Limiter {
 
     /// Permits held now.
     pub fn in_flight(&self) -> usize {
-        lock(&self.shared.state).machine.in_flight()
+        let state = lock(&self.shared.state);
+        self.shared.in_flight(&state)
     }
 
     /// Callers waiting now.
@@ -413,7 +503,7 @@ impl Limiter {
     /// The core statistics now (serializes as the report's `components.limiter`).
     pub fn stats(&self) -> LimiterStats {
         let now = clock::now();
-        lock(&self.shared.state).machine.stats(now)
+        self.shared.lock().machine.stats(now)
     }
 
     /// Checks the core machine's invariants and that the host tracks exactly the queued
@@ -421,7 +511,7 @@ impl Limiter {
     #[cfg(any(test, feature = "validate"))]
     #[doc(hidden)]
     pub fn validate(&self) {
-        let state = lock(&self.shared.state);
+        let state = self.shared.lock();
         state.machine.validate();
         assert_eq!(
             driver::waiting(&state.waiters),
@@ -436,18 +526,18 @@ impl Limiter {
         deadline: impl FnOnce(Instant) -> Instant,
     ) -> Result<Permit<'_>, AcquireError> {
         let shared = &self.shared;
+        if let Some(word) = shared.fast.try_acquire() {
+            return Ok(Permit::new(shared, shared.admitted_fast(word)));
+        }
         let (waiter, enqueued) = {
-            let mut state = lock(&shared.state);
-            // The fast path: a fixed limit with a free permit reads no clock.
-            if !shared.timed
-                && let Some(id) = state.machine.admit_untimed()
-            {
-                return Ok(Permit::new(shared, id));
+            let mut state = shared.lock();
+            if let Some(held) = shared.admit_locked(&mut state) {
+                return Ok(Permit::new(shared, held));
             }
             let now = shared.now();
             let deadline = deadline(state.machine.deadline(now));
             match state.machine.acquire(now, deadline) {
-                Acquire::Admitted(id) => return Ok(Permit::new(shared, id)),
+                Acquire::Admitted(id) => return Ok(Permit::new(shared, Held::Tracked(id))),
                 Acquire::Rejected(r) => return Err(r.into()),
                 Acquire::Queued(waiter) => {
                     if let Err(e) = shared.start_timer(&mut state) {
@@ -466,7 +556,7 @@ impl Limiter {
             }
         };
         match driver::wait(shared, waiter).await {
-            Some(Some(id)) => Ok(Permit::new(shared, id)),
+            Some(Some(id)) => Ok(Permit::new(shared, Held::Tracked(id))),
             _ => Err(AcquireError::TimedOut {
                 waited: clock::now().saturating_duration_since(enqueued),
             }),
@@ -486,6 +576,88 @@ impl Shared {
         }
     }
 
+    /// Locks the state and stops the fast path, the machine having taken in what it did;
+    /// the fast path runs again (if nobody waits) when the guard is dropped.
+    fn lock(&self) -> Locked<'_> {
+        let mut state = lock(&self.state);
+        self.enter(&mut state);
+        Locked {
+            shared: self,
+            state,
+        }
+    }
+
+    /// Under the lock: stops the fast path and folds what it did into the machine.
+    #[inline]
+    fn enter(&self, state: &mut State) {
+        if let Some(word) = self.fast.stop() {
+            // A fixed limit counts its fast successes in the word; an adaptive algorithm
+            // releases nothing fast and keeps its epoch there.
+            let succeeded = if self.timed { 0 } else { word.aux() };
+            state
+                .machine
+                .absorb_untracked(word.in_flight(), succeeded, self.fast.peak());
+            if self.timed {
+                state.sample_next = word.sample();
+            }
+        }
+    }
+
+    /// Under the lock, after the machine's last change: runs the fast path from the
+    /// machine's numbers if nobody waits.
+    #[inline]
+    fn leave(&self, state: &mut State) {
+        if !self.fast_enabled || state.machine.waiting() > 0 {
+            return;
+        }
+        let aux = if self.timed {
+            u64::from(state.machine.epoch())
+        } else {
+            0
+        };
+        self.fast.start(
+            state.machine.in_flight(),
+            state.machine.limit(),
+            aux,
+            state.sample_next,
+        );
+    }
+
+    /// Permits held, under the lock (the word is the truth while the fast path runs).
+    fn in_flight(&self, state: &State) -> usize {
+        self.fast
+            .load()
+            .map_or_else(|| state.machine.in_flight(), Word::in_flight)
+    }
+
+    /// The permit taken fast from `word`.
+    #[inline]
+    fn admitted_fast(&self, word: Word) -> Held {
+        if !self.timed {
+            return Held::Untracked {
+                epoch: 0,
+                since: None,
+            };
+        }
+        Held::Untracked {
+            epoch: word.aux(),
+            since: word.sample().then(clock::fast_now),
+        }
+    }
+
+    /// An untracked permit from the machine if one is free and nobody waits, measured if
+    /// it is the sampled one.
+    fn admit_locked(&self, state: &mut State) -> Option<Held> {
+        if !state.machine.admit_untracked() {
+            return None;
+        }
+        let sampled = self.timed && std::mem::take(&mut state.sample_next);
+        Some(Held::Untracked {
+            epoch: u64::from(state.machine.epoch()) & AUX_MAX,
+            since: sampled.then(clock::fast_now),
+        })
+    }
+
     /// Starts the timer task unless it runs. It is started again if the runtime it ran on
     /// has shut down (a limiter may outlive a runtime and serve the next one).
     fn start_timer(self: &Arc<Self>, state: &mut State) -> Result<(), AcquireError> {
@@ -500,7 +672,7 @@ impl Shared {
     }
 
     /// Delivers the machine's pending events to their waiters (wakers collected in `wake`).
-    fn deliver(state: &mut State, now: Instant, wake: &mut WakeList) {
+    fn deliver(state: &mut State, wake: &mut WakeList) {
         while let Some(event) = state.machine.poll_event() {
             let (waiter, outcome) = match event {
                 LimiterEvent::Granted { waiter, permit } => (waiter, Some(permit)),
@@ -512,35 +684,75 @@ impl Shared {
             if driver::deliver(&mut state.waiters, waiter, outcome, wake)
                 .is_err_and(|o| o.is_some())
             {
-                let _ = state.machine.cancel(now, waiter);
+                let _ = state.machine.cancel(clock::now(), waiter);
             }
         }
     }
 
-    fn release(&self, id: PermitId, outcome: Outcome) {
-        if !self.timed {
-            let mut state = lock(&self.state);
-            // A fixed limit with nobody waiting: no clock, no events.
-            match state.machine.release_untimed(id, outcome) {
-                Ok(false) => {}
-                // A permit is released exactly once (the guard is consumed): cannot fail.
-                Ok(true) | Err(_) => return,
-            }
-            let now = clock::now();
-            let mut wake = WakeList::new();
-            let _ = state.machine.release(now, id, outcome);
-            Shared::deliver(&mut state, now, &mut wake);
-            drop(state);
-            wake.wake_all();
+    fn release(&self, held: Held, outcome: Outcome) {
+        match held {
+            Held::Untracked { epoch, since } => self.release_untracked(epoch, since, outcome),
+            Held::Tracked(id) => self.release_tracked(id, outcome),
+            Held::Gone => {}
+        }
+    }
+
+    #[inline]
+    fn release_untracked(&self, epoch: u64, since: Option<Instant>, outcome: Outcome) {
+        // A fixed limit's success while nobody waits: one compare-and-swap.
+        if !self.timed && matches!(outcome, Outcome::Success) && self.fast.try_release() {
             return;
         }
-        let now = clock::fast_now();
+        self.release_untracked_locked(epoch, since, outcome);
+    }
+
+    fn release_untracked_locked(&self, epoch: u64, since: Option<Instant>, outcome: Outcome) {
         let mut wake = WakeList::new();
         {
-            let mut state = lock(&self.state);
-            // A permit is released exactly once (the guard is consumed), so this cannot fail.
+            let mut state = self.lock();
+            // The clock for a measured permit, a congestion signal (an adaptive algorithm
+            // dates its reaction), or a grant to a waiter (deadlines are checked).
+            let signal = self.timed && matches!(outcome, Outcome::Dropped | Outcome::Timeout);
+            let now = if since.is_some() || signal {
+                Some(clock::fast_now())
+            } else if state.machine.waiting() > 0 {
+                Some(clock::now())
+            } else {
+                None
+            };
+            let latency = since.zip(now).map(|(a, n)| n.saturating_duration_since(a));
+            let epoch = full_epoch(state.machine.epoch(), epoch);
+            // Every untracked permit is released once (the guard is consumed): cannot fail.
+            let _ = state
+                .machine
+                .release_untracked(now, outcome, latency, epoch);
+            if self.timed {
+                state.unsampled += 1;
+                if state.unsampled >= SAMPLE_EVERY {
+                    state.unsampled = 0;
+                    state.sample_next = true;
+                }
+            }
+            Shared::deliver(&mut state, &mut wake);
+        }
+        wake.wake_all();
+    }
+
+    fn release_tracked(&self, id: PermitId, outcome: Outcome) {
+        let mut wake = WakeList::new();
+        {
+            let mut state = self.lock();
+            // A fixed limit with nobody waiting: no clock, no events.
+            if !self.timed {
+                match state.machine.release_untimed(id, outcome) {
+                    Ok(false) => {}
+                    // A permit is released exactly once (the guard is consumed): cannot fail.
+                    Ok(true) | Err(_) => return,
+                }
+            }
+            let now = self.now();
             let _ = state.machine.release(now, id, outcome);
-            Shared::deliver(&mut state, now, &mut wake);
+            Shared::deliver(&mut state, &mut wake);
         }
         wake.wake_all();
     }
@@ -564,7 +776,7 @@ impl Host for Shared {
     }
 
     fn abandon(
-        _: &Arc<Self>,
+        this: &Arc<Self>,
         state: &mut State,
         waiter: WaiterId,
         outcome: Option<Option<PermitId>>,
@@ -573,9 +785,10 @@ impl Host for Shared {
         // Still queued (leaves the queue) or granted but not delivered (the permit is
         // released): either way the core's `cancel` settles it. A timeout needs nothing.
         if matches!(outcome, None | Some(Some(_))) {
-            let now = clock::now();
-            let _ = state.machine.cancel(now, waiter);
-            Shared::deliver(state, now, wake);
+            this.enter(state);
+            let _ = state.machine.cancel(clock::now(), waiter);
+            Shared::deliver(state, wake);
+            this.leave(state);
         }
     }
 
@@ -589,10 +802,10 @@ impl Timed for Shared {
         let now = clock::now();
         let mut wake = WakeList::new();
         let next = {
-            let mut state = lock(&this.state);
+            let mut state = this.lock();
             if state.machine.poll_timeout().is_some_and(|t| t <= now) {
                 state.machine.handle_timeout(now);
-                Shared::deliver(&mut state, now, &mut wake);
+                Shared::deliver(&mut state, &mut wake);
             }
             let next = state.machine.poll_timeout();
             state.armed = next;
@@ -604,15 +817,15 @@ impl Timed for Shared {
 }
 
 /// A held permit. Dropping it releases it with its outcome (by default
-/// [`Outcome::Success`]) and, under an adaptive algorithm, the latency since admission.
+/// [`Outcome::Success`]) and, under an adaptive algorithm, the latency since admission
+/// when it is a measured one.
 ///
 /// [`Limiter::acquire`] borrows the limiter; [`Limiter::acquire_owned`] gives an
 /// [`OwnedPermit`] (`Permit<'static>`), which can move into `tokio::spawn`.
 #[must_use = "the permit is released when dropped"]
 pub struct Permit<'a> {
     shared: Home<'a>,
-    /// `None` once handed over to an owned permit.
-    id: Option<PermitId>,
+    held: Held,
     outcome: Outcome,
 }
 
@@ -627,15 +840,20 @@ enum Home<'a> {
 
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("id", &self.id).finish()
+        let mut d = f.debug_struct("Permit");
+        if let Held::Tracked(id) = self.held {
+            d.field("id", &id);
+        }
+        d.field("outcome", &self.outcome).finish()
     }
 }
 
 impl<'a> Permit<'a> {
-    fn new(shared: &'a Arc<Shared>, id: PermitId) -> Permit<'a> {
+    #[inline]
+    fn new(shared: &'a Arc<Shared>, held: Held) -> Permit<'a> {
         Permit {
             shared: Home::Borrowed(shared),
-            id: Some(id),
+            held,
             outcome: Outcome::Success,
         }
     }
@@ -653,16 +871,17 @@ impl<'a> Permit<'a> {
 
     /// The same permit, owning a handle to its limiter (`'static + Send`).
     pub fn into_owned(mut self) -> OwnedPermit {
-        // Handed over, not released: `self` keeps no id, so its drop does nothing.
+        // Handed over, not released: `self` keeps nothing, so its drop does nothing.
         Permit {
             shared: Home::Owned(Arc::clone(self.shared.get())),
-            id: self.id.take(),
+            held: std::mem::replace(&mut self.held, Held::Gone),
             outcome: self.outcome,
         }
     }
 }
 
 impl Home<'_> {
+    #[inline]
     fn get(&self) -> &Arc<Shared> {
         match self {
             Home::Borrowed(s) => s,
@@ -672,10 +891,10 @@ impl Home<'_> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if let Some(id) = self.id.take() {
-            self.shared.get().release(id, self.outcome);
-        }
+        let held = std::mem::replace(&mut self.held, Held::Gone);
+        self.shared.get().release(held, self.outcome);
     }
 }
 
@@ -936,3 +1155,6 @@ mod http_layer {
 
 #[cfg(feature = "server")]
 pub use http_layer::http_outcome;
+
+#[cfg(test)]
+mod tests;
