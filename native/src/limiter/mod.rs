@@ -22,14 +22,19 @@
 //!
 //! # Clock reads
 //! A permit under a fixed limit reads no clock unless it has to wait. Under an adaptive
-//! algorithm one permit in [`SAMPLE_EVERY`] reads [`clock::fast_now`] at admission and at
-//! release, and its latency is the algorithm's latency sample (and `latency_ms`'s); the
-//! others read no clock unless they end with a congestion signal ([`Outcome::Dropped`],
-//! [`Outcome::Timeout`]), and the algorithm still sees each release with its outcome. The
-//! choice is deterministic: after every [`SAMPLE_EVERY`] releases, the next permit admitted
-//! is measured. So a gradient interval needs `min_samples` measured releases, about
-//! `SAMPLE_EVERY × min_samples` in all, and AIMD's `latency_threshold` applies to the
-//! measured permits.
+//! algorithm a *measured* permit reads [`clock::fast_now`] at admission and at release, and
+//! its latency is the algorithm's latency sample (and `latency_ms`'s); the others read no
+//! clock unless they end with a congestion signal ([`Outcome::Dropped`],
+//! [`Outcome::Timeout`]), and the algorithm still sees each release with its outcome.
+//!
+//! Which permits are measured is deterministic: after every `n` releases the next permit
+//! admitted is measured, where `n` is chosen at each measured release from the time per
+//! release since the previous one: as many releases as take [`SAMPLE_GAP`], between 1 and
+//! [`SAMPLE_MAX`]. Below 100,000 releases a second every permit is measured, exactly as
+//! without sampling; above, about one permit per [`SAMPLE_GAP`] (at least one in
+//! [`SAMPLE_MAX`]), so a gradient interval's `min_samples` measured releases still come
+//! within a fraction of a millisecond. AIMD's `latency_threshold` applies to the measured
+//! permits.
 //!
 //! # Cancellation
 //! Dropping any future of this module at any point never leaks a permit: a queued caller
@@ -77,9 +82,12 @@ use crate::clock;
 use crate::driver::{self, Host, IdMap, Timed, Timer, Wait, WakeList, arm, lock};
 use fast::{AUX_MAX, Fast, Word, full_epoch};
 
-/// Under an adaptive algorithm, one permit in this many has its latency measured (see
-/// [Clock reads](self#clock-reads)).
-pub const SAMPLE_EVERY: u32 = 8;
+/// Under an adaptive algorithm, at most about one permit per this span has its latency
+/// measured (see [Clock reads](self#clock-reads)): every permit below 100,000 a second.
+pub const SAMPLE_GAP: Duration = Duration::from_micros(10);
+
+/// Under an adaptive algorithm, at least one permit in this many has its latency measured.
+pub const SAMPLE_MAX: u32 = 64;
 
 /// Why a permit was not acquired, or work run through the limiter did not finish.
 #[derive(Clone, Debug, PartialEq)]
@@ -194,6 +202,35 @@ struct State {
     sample_next: bool,
     /// Adaptive algorithms: releases since `sample_next` was last set.
     unsampled: u32,
+    /// Adaptive algorithms: a permit is measured after every `sample_every` releases.
+    sample_every: u32,
+    /// Adaptive algorithms: the latest measured release, and the releases since.
+    measured: Option<(Instant, u32)>,
+}
+
+impl State {
+    /// Counts an adaptive algorithm's release (`measured_at`: when, if it was a measured
+    /// permit) and marks the next permit to measure.
+    fn count_release(&mut self, measured_at: Option<Instant>) {
+        if let Some(now) = measured_at {
+            if let Some((prev, releases)) = self.measured {
+                // As many releases as take SAMPLE_GAP at the rate since the last measured one.
+                let per = now.saturating_duration_since(prev).as_nanos() / u128::from(releases);
+                let every = SAMPLE_GAP.as_nanos() / per.max(1);
+                self.sample_every =
+                    u32::try_from(every).map_or(SAMPLE_MAX, |n| n.clamp(1, SAMPLE_MAX));
+            }
+            self.measured = Some((now, 0));
+        }
+        if let Some((_, releases)) = &mut self.measured {
+            *releases += 1;
+        }
+        self.unsampled += 1;
+        if self.unsampled >= self.sample_every {
+            self.unsampled = 0;
+            self.sample_next = true;
+        }
+    }
 }
 
 /// The locked state with the fast path stopped; restarts it (if nobody waits) when dropped,
@@ -276,6 +313,8 @@ impl Limiter {
                 timer_task: None,
                 sample_next: true,
                 unsampled: 0,
+                sample_every: 1,
+                measured: None,
             }),
             fast: Fast::new(),
             fast_enabled,
@@ -727,11 +766,7 @@ impl Shared {
                 .machine
                 .release_untracked(now, outcome, latency, epoch);
             if self.timed {
-                state.unsampled += 1;
-                if state.unsampled >= SAMPLE_EVERY {
-                    state.unsampled = 0;
-                    state.sample_next = true;
-                }
+                state.count_release(since.and(now));
             }
             Shared::deliver(&mut state, &mut wake);
         }

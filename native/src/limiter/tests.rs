@@ -179,3 +179,34 @@ fn two_threads_never_hold_more_than_the_limit() {
         assert!(s.peak_in_flight <= 3 && s.peak_in_flight >= 1);
     }
 }
+
+#[test]
+fn adaptive_limiters_measure_every_permit_when_slow_and_a_sample_when_fast() {
+    let mut aimd = AimdConfig::default();
+    aimd.initial_limit = 4;
+    let measured = |pause: Option<Duration>, n: u64| {
+        let limiter =
+            Limiter::new(LimiterConfig::new(Algorithm::Aimd(aimd.clone()))).expect("valid");
+        for _ in 0..n {
+            let permit = limiter.try_acquire().expect("free");
+            if let Some(pause) = pause {
+                std::thread::sleep(pause);
+            }
+            drop(permit);
+        }
+        let s = limiter.stats();
+        assert_eq!((s.admitted, s.succeeded), (n, n));
+        s.latency_ms.count
+    };
+    // Slower than one release per SAMPLE_GAP: every permit is measured.
+    assert_eq!(measured(Some(SAMPLE_GAP * 2), 200), 200);
+    // Back to back: about one per SAMPLE_GAP, at least one in SAMPLE_MAX.
+    let n = 200_000;
+    let count = measured(None, n);
+    // (Fewer than all unless releases took over SAMPLE_GAP each, as on a stalled machine.)
+    assert!(count < n, "{count} of {n} measured");
+    assert!(
+        count >= n / u64::from(SAMPLE_MAX) - 1,
+        "{count} of {n} measured"
+    );
+}
