@@ -126,6 +126,7 @@ pub fn machines(data: &[u8]) {
     let mut permits = Vec::new();
     let mut waiters = Vec::new();
     let mut cancelled = Vec::new();
+    let mut untracked = Vec::new();
     for pair in ops.chunks(2) {
         let (op, arg) = (pair[0], *pair.get(1).unwrap_or(&0));
         match op % 12 {
@@ -148,6 +149,26 @@ pub fn machines(data: &[u8]) {
                 limiter.handle_timeout(now);
             }
             5 => while cache.poll_event().is_some() {},
+            // Untracked permits (a host's lock-free fast path): admitted, or released with
+            // the epoch they were admitted in.
+            7 if arg % 2 == 0 => {
+                if limiter.admit_untracked() {
+                    untracked.push(limiter.epoch());
+                }
+            }
+            7 if !untracked.is_empty() => {
+                let epoch = untracked.swap_remove(usize::from(arg) % untracked.len());
+                let outcome = [
+                    Outcome::Success,
+                    Outcome::Dropped,
+                    Outcome::Timeout,
+                    Outcome::Ignored,
+                ][usize::from(arg / 2) % 4];
+                let latency = (arg % 4 == 1).then(|| Duration::from_millis(u64::from(arg)));
+                limiter
+                    .release_untracked(Some(now), outcome, latency, epoch)
+                    .expect("a held untracked permit releases");
+            }
             6 | 7 => match limiter.acquire(
                 now,
                 now.saturating_add(Duration::from_millis(u64::from(arg))),

@@ -210,3 +210,30 @@ fn adaptive_limiters_measure_every_permit_when_slow_and_a_sample_when_fast() {
         "{count} of {n} measured"
     );
 }
+
+#[test]
+fn counts_stay_exact_past_the_words_success_field_and_beyond_its_limit_field() {
+    // More fast successes than the word's 22-bit field holds: the release that finds it
+    // full folds it under the lock.
+    let limiter = Limiter::fixed(1).expect("valid");
+    let n = fast::AUX_MAX + 10;
+    for _ in 0..n {
+        drop(limiter.try_acquire().expect("free"));
+    }
+    let s = limiter.stats();
+    assert_eq!((s.admitted, s.succeeded, s.in_flight), (n, n, 0));
+    // A limit the word cannot hold: every call takes the lock, with the same answers.
+    let big = u32::try_from(fast::FIELD_MAX + 1).expect("fits");
+    let limiter = Limiter::fixed(big).expect("valid");
+    let permits: Vec<_> = (0..3)
+        .map(|_| limiter.try_acquire().expect("free"))
+        .collect();
+    assert_eq!(limiter.in_flight(), 3);
+    drop(permits);
+    let s = limiter.stats();
+    assert_eq!(
+        (s.admitted, s.succeeded, s.in_flight, s.limit),
+        (3, 3, 0, big)
+    );
+    limiter.validate();
+}
