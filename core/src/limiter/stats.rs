@@ -47,7 +47,9 @@ pub struct LimiterStats {
     pub peak_in_flight: usize,
     /// The gradient algorithm's baseline latency in milliseconds, once probed.
     pub baseline_ms: Option<f64>,
-    /// Latency from admission to release, in milliseconds, over the window.
+    /// Latency from admission to release, in milliseconds, over the window, of the permits
+    /// whose latency was measured (a host may measure a sample: the tokio host measures
+    /// every permit below 100,000 releases a second, about one per 10 µs above).
     pub latency_ms: Summary,
     /// Time waiters spent queued before a grant, in milliseconds, over the window.
     pub wait_ms: Summary,
