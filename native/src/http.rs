@@ -191,11 +191,18 @@ fn check_token(t: &str) -> Result<(), String> {
 struct Snapshot {
     version: Option<u64>,
     taken: perfopt_core::Instant,
-    json: OnceLock<Bytes>,
-    /// `/api/report?overview`: [`Report::overview`] of at most [`OVERVIEW_ROWS`] rows, or
-    /// the whole report when it has none (and whether it is one).
-    overview: OnceLock<(Bytes, bool)>,
+    json: OnceLock<Json>,
     metrics: OnceLock<Bytes>,
+}
+
+/// The JSON encodings of one read of the report.
+#[derive(Clone)]
+struct Json {
+    /// The whole report.
+    full: Bytes,
+    /// `/api/report?overview`: [`Report::overview`] of at most [`OVERVIEW_ROWS`] rows, when
+    /// the report has one.
+    overview: Option<Bytes>,
 }
 
 struct App {
@@ -238,7 +245,6 @@ impl App {
             version: self.source.version(),
             taken: clock::now(),
             json: OnceLock::new(),
-            overview: OnceLock::new(),
             metrics: OnceLock::new(),
         });
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(snap.clone());
@@ -263,29 +269,20 @@ impl App {
     }
 }
 
-fn encode_json(source: &dyn ReportSource) -> Bytes {
+fn encode_json(source: &dyn ReportSource) -> Json {
     // Compact: the viewer parses it; `report show --format json` pretty-prints.
-    Bytes::from(serde_json::to_vec(&source.report()).unwrap_or_default())
+    let report = source.report();
+    Json {
+        full: Bytes::from(serde_json::to_vec(&report).unwrap_or_default()),
+        overview: report
+            .overview(OVERVIEW_ROWS)
+            .map(|o| Bytes::from(serde_json::to_vec(&o).unwrap_or_default())),
+    }
 }
 
 /// Most rows of `/api/report?overview` (the viewer draws a rollup of up to that many rows
 /// for a whole run that its full resolution does not cover).
 pub const OVERVIEW_ROWS: usize = 5000;
-
-/// The overview's bytes, and whether it is one (else the whole report).
-fn encode_overview(source: &dyn ReportSource) -> (Bytes, bool) {
-    let report = source.report();
-    match report.overview(OVERVIEW_ROWS) {
-        Some(o) => (
-            Bytes::from(serde_json::to_vec(&o).unwrap_or_default()),
-            true,
-        ),
-        None => (
-            Bytes::from(serde_json::to_vec(&report).unwrap_or_default()),
-            false,
-        ),
-    }
-}
 
 fn encode_metrics(source: &dyn ReportSource) -> Bytes {
     Bytes::from(prometheus::render(&source.latest()))
@@ -372,8 +369,6 @@ fn router_with(
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         let app = app.clone();
         runtime.spawn(async move {
-            // The viewer asks for the overview first.
-            let _ = app.encoded(|s| &s.overview, encode_overview).await;
             let _ = app.encoded(|s| &s.json, encode_json).await;
         });
     }
@@ -757,13 +752,13 @@ async fn api_report(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Respon
         q.split('&')
             .any(|kv| kv == "overview" || kv == "overview=1")
     });
-    let json = if wants_overview {
-        app.encoded(|s| &s.overview, encode_overview).await
-    } else {
-        app.encoded(|s| &s.json, encode_json)
-            .await
-            .map(|json| (json, false))
-    };
+    let json = app
+        .encoded(|s| &s.json, encode_json)
+        .await
+        .map(|j| match j.overview {
+            Some(o) if wants_overview => (o, true),
+            _ => (j.full, false),
+        });
     match json {
         Some((json, overview)) => {
             let mut res = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
