@@ -3,8 +3,7 @@
 //! just after a grant, while holding — leave nothing in flight or queued, and later callers
 //! are served.
 
-use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -14,20 +13,11 @@ use perfopt_core::limiter::{AimdConfig, LimiterError};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+mod common;
+use common::poll_then_drop;
+
 const OPERATIONS: usize = 100_000;
 const TASKS: usize = 16;
-
-/// Polls `fut` at most `polls` times (yielding to other tasks in between), then drops it.
-async fn poll_then_drop<F: Future>(fut: F, polls: u32) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    for _ in 0..polls {
-        if let Poll::Ready(out) = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
-            return Some(out);
-        }
-        tokio::task::yield_now().await;
-    }
-    None
-}
 
 /// Work that holds its permit across a few scheduling points.
 async fn work(yields: u32) -> u32 {

@@ -3,16 +3,16 @@
 //! a manager whose creations and checks fail now and then, leave no slot in use, no waiter
 //! queued and no connection outside the pool, and later callers are served.
 
-use std::future::{Future, poll_fn};
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 
 use perfopt::pool::{Backoff, Manager, Pool, PoolConfig};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+
+mod common;
+use common::poll_then_drop;
 
 const OPERATIONS: usize = 100_000;
 const TASKS: usize = 16;
@@ -84,18 +84,6 @@ impl Manager for Flaky {
         }
         if fail { Err(Simulated) } else { Ok(()) }
     }
-}
-
-/// Polls `fut` at most `polls` times (yielding to other tasks in between), then drops it.
-async fn poll_then_drop<F: Future>(fut: F, polls: u32) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    for _ in 0..polls {
-        if let Poll::Ready(out) = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
-            return Some(out);
-        }
-        tokio::task::yield_now().await;
-    }
-    None
 }
 
 async fn yields(n: u32) {
