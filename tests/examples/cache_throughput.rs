@@ -4,8 +4,15 @@
 //! steadier ratios than criterion's one-cache-after-another runs (the criterion bench is
 //! the reference for absolute timings; this is the cross-check of the ratios).
 //!
+//! Three groups: one thread on Zipf 0.99 (capacities 1,000 and 10,000), one thread on two
+//! real traces of `../shared/traces/` (gcc and web12, each at 10 % of its distinct keys:
+//! perfopt core with and without TTL against quick_cache::unsync), and two threads on
+//! Zipf 0.99. An optional second argument keeps only the groups whose name contains it
+//! (`zipf_1thread`, `traces_1thread`, `2threads`), e.g. to count instructions of one group
+//! under callgrind.
+//!
 //! ```text
-//! cargo run --release -p perfopt-tests --example cache_throughput [ROUNDS]
+//! cargo run --release -p perfopt-tests --example cache_throughput [ROUNDS [GROUP]]
 //! ```
 
 use std::hint::black_box;
@@ -24,16 +31,44 @@ const TTL: Duration = Duration::from_secs(60);
 
 type Run = fn(&[u64], usize) -> u64;
 
+/// Real traces replayed by the `traces_1thread` group, each at [`TRACE_PERCENT`] % of its
+/// distinct keys: mid-sized ones (gcc: 515,683 requests, recency-heavy; web12: 95,607), so
+/// a round stays well under a second per cache.
+const REAL: [&str; 2] = ["gcc", "web12"];
+/// Cache size of the real-trace rows, in per cent of the trace's distinct keys.
+const TRACE_PERCENT: usize = 10;
+
+/// A trace to replay and the capacity to replay it at.
+struct Workload {
+    name: &'static str,
+    keys: Vec<u64>,
+    capacity: usize,
+}
+
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(15);
-    let trace = traces::zipf(0.99, KEYS, REQUESTS, traces::SEED);
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(15);
+    let only = args.next().unwrap_or_default();
+    let zipf = traces::zipf(0.99, KEYS, REQUESTS, traces::SEED);
+    let on_zipf = || {
+        CAPACITIES
+            .iter()
+            .map(|&capacity| Workload {
+                name: "zipf-0.99",
+                keys: zipf.clone(),
+                capacity,
+            })
+            .collect::<Vec<_>>()
+    };
     let one: [(&str, Run); 5] = [
         ("quick_cache_unsync", quick_unsync),
         ("lru", lru_run),
         ("moka_sync", moka_run),
+        ("perfopt_core_ttl", ours_ttl),
+        ("perfopt_core_no_ttl", ours_no_ttl),
+    ];
+    let on_traces: [(&str, Run); 3] = [
+        ("quick_cache_unsync", quick_unsync),
         ("perfopt_core_ttl", ours_ttl),
         ("perfopt_core_no_ttl", ours_no_ttl),
     ];
@@ -43,27 +78,37 @@ fn main() {
         ("perfopt_native", native2),
         ("perfopt_native_ttl", native2_ttl),
     ];
-    for (group, caches) in [
-        ("get_or_insert_1thread", &one[..]),
-        ("get_or_insert_2threads", &two[..]),
-    ] {
+    let groups: [(&str, &[(&str, Run)]); 3] = [
+        ("get_or_insert_zipf_1thread", &one),
+        ("get_or_insert_traces_1thread", &on_traces),
+        ("get_or_insert_zipf_2threads", &two),
+    ];
+    for (group, caches) in groups {
+        if !group.contains(only.as_str()) {
+            continue;
+        }
+        let workloads = if group.contains("traces") {
+            real_workloads()
+        } else {
+            on_zipf()
+        };
         println!("\n{group}, best of {rounds} interleaved rounds\n");
         println!(
-            "| capacity | cache | M requests/s (best) | × {} |",
+            "| trace | capacity | cache | M requests/s (best) | × {} |",
             caches[0].0
         );
-        println!("|---:|---|---:|---:|");
-        for capacity in CAPACITIES {
+        println!("|---|---:|---|---:|---:|");
+        for w in &workloads {
             let mut best = vec![Duration::MAX; caches.len()];
             for round in 0..rounds {
                 for i in 0..caches.len() {
                     let j = (i + round) % caches.len();
                     let t0 = Clock::now();
-                    black_box((caches[j].1)(&trace, capacity));
+                    black_box((caches[j].1)(&w.keys, w.capacity));
                     best[j] = best[j].min(t0.elapsed());
                 }
             }
-            let mreq = |d: Duration| REQUESTS as f64 / d.as_secs_f64() / 1e6;
+            let mreq = |d: Duration| w.keys.len() as f64 / d.as_secs_f64() / 1e6;
             let base = mreq(best[0]);
             let mut rows: Vec<(&str, f64)> = caches
                 .iter()
@@ -72,10 +117,33 @@ fn main() {
                 .collect();
             rows.sort_by(|a, b| b.1.total_cmp(&a.1));
             for (name, m) in rows {
-                println!("| {capacity} | {name} | {m:.2} | {:.2} |", m / base);
+                println!(
+                    "| {} | {} | {name} | {m:.2} | {:.2} |",
+                    w.name,
+                    w.capacity,
+                    m / base
+                );
             }
         }
     }
+}
+
+/// The [`REAL`] traces at [`TRACE_PERCENT`] % of their distinct keys.
+///
+/// # Panics
+/// If a trace cannot be read (the message says where it was looked for).
+fn real_workloads() -> Vec<Workload> {
+    REAL.iter()
+        .map(|&name| {
+            let trace = traces::read_real_trace(name).unwrap_or_else(|e| panic!("{e}"));
+            let capacity = traces::size_for(traces::distinct(&trace.keys), TRACE_PERCENT);
+            Workload {
+                name: trace.name,
+                keys: trace.keys,
+                capacity,
+            }
+        })
+        .collect()
 }
 
 fn lru_run(trace: &[u64], capacity: usize) -> u64 {
