@@ -401,7 +401,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         let hasher = &self.hasher;
         let found = self.table.entry(
             hash,
-            |&i| matches!(&slots[i as usize], Some(e) if e.key == key),
+            |&i| matches!(&slots[i as usize].entry, Some(e) if e.key == key),
             |&i| policy::rehash(slots, hasher, i),
         );
         let vacant = match found {
@@ -450,7 +450,10 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
             self.ghost_nudge(ghost);
         }
         // The admission policy may have refused the new entry at once.
-        self.store.slots[idx as usize].as_ref().map(|e| &e.value)
+        self.store.slots[idx as usize]
+            .entry
+            .as_ref()
+            .map(|e| &e.value)
     }
 
     /// Removes `key` and returns its value, if it was cached and not expired as of the
@@ -573,7 +576,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         self.table
             .find(
                 hash,
-                |&i| matches!(&slots[i as usize], Some(e) if e.key.borrow() == key),
+                |&i| matches!(&slots[i as usize].entry, Some(e) if e.key.borrow() == key),
             )
             .copied()
     }
@@ -581,7 +584,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     /// Counts a hit on the live entry at `idx` and marks it referenced.
     #[inline]
     fn on_hit(&mut self, idx: u32) {
-        let seg = self.store.entry(idx).segment();
+        let seg = self.store.segment(idx);
         self.tune_window(true);
         match seg.tier() {
             Tier::L1 => self.counters[0].hits += 1,
@@ -629,7 +632,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         let hasher = &self.hasher;
         let found = self.table.entry(
             hash,
-            |&i| matches!(&slots[i as usize], Some(e) if e.key == key),
+            |&i| matches!(&slots[i as usize].entry, Some(e) if e.key == key),
             |&i| policy::rehash(slots, hasher, i),
         );
         let vacant = match found {

@@ -9,7 +9,7 @@ use core::mem;
 pub(super) use super::ghost::{Ghost, Ghosts};
 use super::sketch::Sketch;
 use super::stats::CacheEvent;
-use super::store::{Entry, NEVER, Segment, nonzero_deadline};
+use super::store::{Entry, NEVER, Segment, Slot, nonzero_deadline};
 use super::{Cache, Weigher};
 
 /// The sketch is sized for at most this many entries up front; it doubles (and restarts
@@ -213,12 +213,8 @@ pub(super) fn ghost_max_age(max_entries: usize, tuning: &ClimberTuning) -> Optio
 }
 
 /// The hash of the key at slab index `i`, for the index table's rehashing.
-pub(super) fn rehash<K: Hash, V, S: BuildHasher>(
-    slots: &[Option<Entry<K, V>>],
-    hasher: &S,
-    i: u32,
-) -> u64 {
-    match &slots[i as usize] {
+pub(super) fn rehash<K: Hash, V, S: BuildHasher>(slots: &[Slot<K, V>], hasher: &S, i: u32) -> u64 {
+    match &slots[i as usize].entry {
         Some(e) => hasher.hash_one(&e.key),
         // Invariant: the table only holds occupied indices (checked by `validate`).
         None => unreachable!("index table holds a vacant slot"),
@@ -278,7 +274,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
         weight: u64,
         deadline: u64,
     ) -> V {
-        let seg = self.store.entry(idx).segment();
+        let seg = self.store.segment(idx);
         if weight > self.max_entry_weight {
             // Too heavy to keep: the old entry is removed, the new value rejected.
             let (old, seg) = self.remove_index(idx, hash);
@@ -519,7 +515,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
             Err(_) => unreachable!("cache index {idx} missing from the table"),
         }
         let weight = self.weight_of(idx);
-        let seg = self.store.entry(idx).segment();
+        let seg = self.store.segment(idx);
         self.store.unlink(idx);
         self.wheel.remove(&mut self.store.slots, idx);
         let w = &mut self.weights[seg as usize];

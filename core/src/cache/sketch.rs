@@ -98,7 +98,7 @@ impl Sketch {
     }
 
     /// The estimated recent count of `hash`, 0..=15.
-    #[inline]
+    #[inline(always)]
     pub(super) fn frequency(&self, hash: u64) -> u8 {
         let (start, h) = self.place(hash);
         let Some(block) = self
@@ -120,7 +120,7 @@ impl Sketch {
     /// Counts one more occurrence of `hash` (conservative update: only the smallest of its
     /// counters grow, which keeps collisions from inflating other keys). A key whose
     /// counters are all saturated (the hot keys of a skewed workload) changes nothing.
-    #[inline]
+    #[inline(always)]
     pub(super) fn increment(&mut self, hash: u64) {
         let (start, h) = self.place(hash);
         let Some(block) = self.block_mut(start) else {

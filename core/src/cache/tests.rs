@@ -208,8 +208,8 @@ fn clear_keeps_counters_and_empties_everything() {
 #[test]
 fn entry_costs_24_bytes_beside_key_and_value() {
     use core::mem::size_of;
-    assert_eq!(size_of::<Option<store::Entry<u64, u64>>>(), 16 + 24);
-    assert_eq!(size_of::<Option<store::Entry<String, u64>>>(), 32 + 24);
+    assert_eq!(size_of::<store::Slot<u64, u64>>(), 16 + 24);
+    assert_eq!(size_of::<store::Slot<String, u64>>(), 32 + 24);
 }
 
 #[test]

@@ -45,7 +45,7 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
             .store
             .slots
             .iter()
-            .flatten()
+            .filter_map(|s| s.entry.as_ref())
             .filter(|e| e.deadline.get() != NEVER)
             .count();
         assert_eq!(timed, with_deadline, "wheel vs entries with a deadline");

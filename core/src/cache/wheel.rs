@@ -18,7 +18,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::store::{Entry, NEVER, NIL};
+use super::store::{NEVER, NIL, Slot};
 
 const TICK_SHIFT: u32 = 20;
 const SLOT_BITS: u32 = 6;
@@ -33,9 +33,9 @@ fn tick_of(deadline: u64) -> u64 {
     (deadline >> TICK_SHIFT) + u64::from(deadline & ((1 << TICK_SHIFT) - 1) != 0)
 }
 
-fn ent<K, V>(slots: &mut [Option<Entry<K, V>>], idx: u32) -> &mut Entry<K, V> {
+fn ent<K, V>(slots: &mut [Slot<K, V>], idx: u32) -> &mut Slot<K, V> {
     match slots.get_mut(idx as usize) {
-        Some(Some(e)) => e,
+        Some(s) => s,
         // Invariant: the wheel only links occupied slots; `remove` unlinks before a slot
         // is freed (checked by `validate`).
         _ => unreachable!("timer wheel links a vacant slot {idx}"),
@@ -86,11 +86,11 @@ impl Wheel {
     }
 
     /// Adds the entry at `idx` (not in the wheel, deadline not [`NEVER`]).
-    pub(super) fn insert<K, V>(&mut self, slots: &mut [Option<Entry<K, V>>], idx: u32) {
+    pub(super) fn insert<K, V>(&mut self, slots: &mut [Slot<K, V>], idx: u32) {
         if self.heads.is_empty() {
             self.heads = vec![NIL; BUCKETS];
         }
-        let deadline = ent(slots, idx).deadline.get();
+        let deadline = ent(slots, idx).deadline();
         debug_assert_ne!(deadline, NEVER);
         let b = self.bucket_for(tick_of(deadline));
         let head = self.heads[b];
@@ -106,7 +106,7 @@ impl Wheel {
     }
 
     /// Takes the entry at `idx` out of the wheel; nothing happens if it is not in it.
-    pub(super) fn remove<K, V>(&mut self, slots: &mut [Option<Entry<K, V>>], idx: u32) {
+    pub(super) fn remove<K, V>(&mut self, slots: &mut [Slot<K, V>], idx: u32) {
         let e = ent(slots, idx);
         let (prev, next) = (e.t_prev, e.t_next);
         if prev == NIL {
@@ -164,11 +164,7 @@ impl Wheel {
 
     /// Takes one entry whose deadline is at or before `now` (nanoseconds) out of the
     /// wheel, cascading buckets on the way; `None` when nothing more is due.
-    pub(super) fn pop_due<K, V>(
-        &mut self,
-        slots: &mut [Option<Entry<K, V>>],
-        now: u64,
-    ) -> Option<u32> {
+    pub(super) fn pop_due<K, V>(&mut self, slots: &mut [Slot<K, V>], now: u64) -> Option<u32> {
         let now_tick = now >> TICK_SHIFT;
         loop {
             let next = self.next_bucket().filter(|&(_, start)| start <= now_tick);
@@ -208,7 +204,7 @@ impl Wheel {
     }
 
     /// Checks the buckets; returns the indices in the wheel (for `validate`).
-    pub(super) fn walk<K, V>(&self, slots: &[Option<Entry<K, V>>]) -> Vec<u32> {
+    pub(super) fn walk<K, V>(&self, slots: &[Slot<K, V>]) -> Vec<u32> {
         let mut out = Vec::new();
         for (b, &head) in self.heads.iter().enumerate() {
             let bit = self.occupied[b / SLOTS] & (1 << (b % SLOTS)) != 0;
@@ -216,17 +212,13 @@ impl Wheel {
             let mut prev = BUCKET_BASE + b as u32;
             let mut id = head;
             while id != NIL {
-                let Some(Some(e)) = slots.get(id as usize) else {
+                let Some(e) = slots.get(id as usize).filter(|s| s.entry.is_some()) else {
                     panic!("bucket {b} links vacant slot {id}");
                 };
                 assert_eq!(e.t_prev, prev, "timer back link of {id}");
-                assert_ne!(
-                    e.deadline.get(),
-                    NEVER,
-                    "entry {id} without deadline in wheel"
-                );
+                assert_ne!(e.deadline(), NEVER, "entry {id} without deadline in wheel");
                 assert_eq!(
-                    self.bucket_for(tick_of(e.deadline.get())),
+                    self.bucket_for(tick_of(e.deadline())),
                     b,
                     "entry {id} in the wrong bucket"
                 );
@@ -248,11 +240,11 @@ mod tests {
     use super::*;
     use crate::cache::store::Entry;
 
-    fn slots(deadlines: &[u64]) -> Vec<Option<Entry<u32, ()>>> {
+    fn slots(deadlines: &[u64]) -> Vec<Slot<u32, ()>> {
         deadlines
             .iter()
             .enumerate()
-            .map(|(i, &d)| Some(Entry::new(i as u32, (), d)))
+            .map(|(i, &d)| Slot::with(Some(Entry::new(i as u32, (), d))))
             .collect()
     }
 
