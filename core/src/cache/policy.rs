@@ -367,6 +367,9 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
     /// gets a second chance instead), then evicts until the cache fits: each candidate
     /// against probation's oldest unreferenced entry, the less frequent one leaves.
     pub(super) fn evict_overflow(&mut self) {
+        if self.evict_one_candidate() {
+            return;
+        }
         let mut candidate = None;
         // Candidates moved, and second chances given (at most one pass over the window).
         let (mut left, mut chances) = (0usize, 0usize);
@@ -427,6 +430,49 @@ impl<K: Hash + Eq, V, W: Weigher<K, V>, S: BuildHasher> Cache<K, V, W, S> {
                 }
             }
         }
+    }
+
+    /// The common case of [`evict_overflow`](Self::evict_overflow), decided before any
+    /// entry moves: the window is over by its oldest entry alone, which is unreferenced;
+    /// probation's oldest entry is unreferenced (no promotion on the way to the victim);
+    /// and one eviction makes the cache fit. The general loop would move the candidate
+    /// to probation's back, compare it with that victim and evict one of the two, so a
+    /// rejected candidate is evicted straight from the window and an admitted one moves
+    /// as before: the same decisions, events and final lists, one list move fewer per
+    /// rejection. Returns whether it applied (nothing changes otherwise).
+    #[inline]
+    fn evict_one_candidate(&mut self) -> bool {
+        let window = self.weights[Segment::Window as usize];
+        if window <= self.window_capacity
+            || self.weight() > self.config.capacity.saturating_add(1)
+            || self.store.len() > self.max_entries + 1
+            || (self.weight() <= self.config.capacity && self.store.len() <= self.max_entries)
+        {
+            return false;
+        }
+        let (Some(c), Some(v)) = (
+            self.store.front(Segment::Window),
+            self.store.front(Segment::Probation),
+        ) else {
+            return false;
+        };
+        if self.store.is_referenced(c) || self.store.is_referenced(v) {
+            return false;
+        }
+        let w = self.weight_of(c);
+        if window - w > self.window_capacity {
+            return false;
+        }
+        let (ch, vh) = (self.hash_of(c), self.hash_of(v));
+        if self.admit(ch, vh) {
+            self.move_segment(c, Segment::Window, Segment::Probation, w);
+            self.ghosts.record(vh, Ghost::Victim, self.lookups());
+            self.evict(v, vh);
+        } else {
+            self.ghosts.record(ch, Ghost::Rejected, self.lookups());
+            self.evict(c, ch);
+        }
+        true
     }
 
     /// The ghost of the key of `hash`, if the policy turned it away lately (and ghosts
