@@ -165,8 +165,10 @@ pub fn machines(data: &[u8]) {
                     Outcome::Ignored,
                 ][usize::from(arg / 2) % 4];
                 let latency = (arg % 4 == 1).then(|| Duration::from_millis(u64::from(arg)));
+                // Unmeasured and signal-free releases carry no time: the latest instant seen.
+                let at = (latency.is_some() || arg % 3 != 0).then_some(now);
                 limiter
-                    .release_untracked(Some(now), outcome, latency, epoch)
+                    .release_untracked(at, outcome, latency, epoch)
                     .expect("a held untracked permit releases");
             }
             6 | 7 => match limiter.acquire(

@@ -459,6 +459,12 @@ impl Limiter {
     /// The host keeps the fast path within the rules `admit_untracked` follows (nobody
     /// waits, at most `limit` held); inconsistent numbers saturate rather than panic.
     pub fn absorb_untracked(&mut self, in_flight: usize, succeeded: u64, peak_in_flight: usize) {
+        // A fast path running while someone waits would leave that waiter without a grant.
+        debug_assert!(
+            self.waiters.queued() == 0 || (in_flight <= self.in_flight && succeeded == 0),
+            "untracked permits moved while {} waited",
+            self.waiters.queued()
+        );
         let admitted = (in_flight as u64 + succeeded).saturating_sub(self.in_flight as u64);
         self.untracked = (self.untracked + in_flight).saturating_sub(self.in_flight);
         self.in_flight = in_flight;
@@ -744,6 +750,12 @@ impl Limiter {
     fn refresh_limit(&mut self, now: Instant) {
         let limit = self.algorithm.limit();
         if limit != self.limit {
+            // The starting point first, when no instant was seen before (unmeasured
+            // untracked releases carry none).
+            if self.history.is_empty() {
+                self.history
+                    .push_back(LimitPoint::new(self.now, self.limit));
+            }
             self.limit = limit;
             if self.history.len() == self.history_cap {
                 self.history.pop_front();

@@ -413,3 +413,28 @@ fn an_untracked_permit_is_before_or_after_a_cut_by_its_epoch() {
     timed.validate();
     untracked.validate();
 }
+
+#[test]
+fn unmeasured_untracked_releases_first_keep_the_starting_limit_in_the_history() {
+    // The host's first releases may be unmeasured successes (`now: None`): the machine has
+    // seen no instant yet; the history still starts with the starting limit.
+    let c = AimdConfig {
+        initial_limit: 2,
+        max_limit: 10,
+        ..AimdConfig::default()
+    };
+    let mut l = Limiter::new(LimiterConfig::new(Algorithm::Aimd(c))).unwrap();
+    for _ in 0..6 {
+        assert!(l.admit_untracked() || l.in_flight() >= 2);
+        if l.in_flight() == 2 {
+            l.release_untracked(None, Outcome::Success, None, l.epoch())
+                .unwrap();
+        }
+    }
+    let h = l.stats(ms(100)).limit_history;
+    assert_eq!(h.first().map(|p| p.limit), Some(2), "history {h:?}");
+    assert!(
+        h.len() > 1 && h.windows(2).all(|w| w[0].limit != w[1].limit),
+        "{h:?}"
+    );
+}

@@ -33,8 +33,10 @@
 //! [`SAMPLE_MAX`]. Below 100,000 releases a second every permit is measured, exactly as
 //! without sampling; above, about one permit per [`SAMPLE_GAP`] (at least one in
 //! [`SAMPLE_MAX`]), so a gradient interval's `min_samples` measured releases still come
-//! within a fraction of a millisecond. AIMD's `latency_threshold` applies to the measured
-//! permits.
+//! within a fraction of a millisecond. Between measured permits the rate is re-estimated
+//! after 1, 2, 4 and every 8 releases, so when releases slow down after a burst every
+//! permit is measured again within 8 releases.
+//! AIMD's `latency_threshold` applies to the measured permits.
 //!
 //! # Cancellation
 //! Dropping any future of this module at any point never leaks a permit: a queued caller
@@ -211,15 +213,27 @@ struct State {
 impl State {
     /// Counts an adaptive algorithm's release (`measured_at`: when, if it was a measured
     /// permit) and marks the next permit to measure.
-    fn count_release(&mut self, measured_at: Option<Instant>) {
+    ///
+    /// Between measured permits the rate is re-estimated after 1, 2, 4 and every 8 releases
+    /// (a read of `clock` each, at most 10 per [`SAMPLE_MAX`] releases), and only ever
+    /// lowers the period: when releases slow down after a burst, every permit is measured
+    /// again within 8 releases rather than after up to `SAMPLE_MAX - 1`.
+    fn count_release(&mut self, measured_at: Option<Instant>, clock: impl FnOnce() -> Instant) {
+        let next = self.unsampled + 1;
+        let check = (next.is_power_of_two() || next.is_multiple_of(8)) && next < self.sample_every;
+        let now = measured_at.or_else(|| check.then(clock));
+        if let (Some(now), Some((prev, releases))) = (now, self.measured) {
+            // As many releases as take SAMPLE_GAP at the rate since the last measured one.
+            let per = now.saturating_duration_since(prev).as_nanos() / u128::from(releases);
+            let every = SAMPLE_GAP.as_nanos() / per.max(1);
+            let every = u32::try_from(every).map_or(SAMPLE_MAX, |n| n.clamp(1, SAMPLE_MAX));
+            self.sample_every = if measured_at.is_some() {
+                every
+            } else {
+                self.sample_every.min(every)
+            };
+        }
         if let Some(now) = measured_at {
-            if let Some((prev, releases)) = self.measured {
-                // As many releases as take SAMPLE_GAP at the rate since the last measured one.
-                let per = now.saturating_duration_since(prev).as_nanos() / u128::from(releases);
-                let every = SAMPLE_GAP.as_nanos() / per.max(1);
-                self.sample_every =
-                    u32::try_from(every).map_or(SAMPLE_MAX, |n| n.clamp(1, SAMPLE_MAX));
-            }
             self.measured = Some((now, 0));
         }
         if let Some((_, releases)) = &mut self.measured {
@@ -766,7 +780,7 @@ impl Shared {
                 .machine
                 .release_untracked(now, outcome, latency, epoch);
             if self.timed {
-                state.count_release(since.and(now));
+                state.count_release(since.and(now), || now.unwrap_or_else(clock::fast_now));
             }
             Shared::deliver(&mut state, &mut wake);
         }
@@ -1193,3 +1207,6 @@ pub use http_layer::http_outcome;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stress;

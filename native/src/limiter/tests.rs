@@ -212,6 +212,37 @@ fn adaptive_limiters_measure_every_permit_when_slow_and_a_sample_when_fast() {
 }
 
 #[test]
+fn slow_permits_after_a_burst_are_measured_again_at_once() {
+    // A burst samples one permit in up to SAMPLE_MAX; when releases then slow down to 1 ms,
+    // the rate is re-estimated within 8 releases and every later permit is measured: AIMD's
+    // latency threshold cuts the limit within the first slow permits.
+    let mut aimd = AimdConfig::default();
+    aimd.initial_limit = 4;
+    aimd.latency_threshold = Some(Duration::from_micros(300));
+    let limiter = Limiter::new(LimiterConfig::new(Algorithm::Aimd(aimd))).expect("valid");
+    for _ in 0..50_000 {
+        drop(limiter.try_acquire().expect("free"));
+    }
+    let before = limiter.stats();
+    let mut first_cut = None;
+    for i in 0..100 {
+        let permit = limiter.try_acquire().expect("free");
+        std::thread::sleep(Duration::from_millis(1));
+        drop(permit);
+        if first_cut.is_none() && limiter.limit() < before.limit {
+            first_cut = Some(i);
+        }
+    }
+    let measured = limiter.stats().latency_ms.count - before.latency_ms.count;
+    // Without the re-estimate, up to SAMPLE_MAX - 1 (63) of them went unmeasured.
+    assert!(measured >= 91, "{measured} of 100 slow permits measured");
+    assert!(
+        first_cut.is_some_and(|i| i <= 9),
+        "first cut at {first_cut:?}"
+    );
+}
+
+#[test]
 fn counts_stay_exact_past_the_words_success_field_and_beyond_its_limit_field() {
     // More fast successes than the word's 22-bit field holds: the release that finds it
     // full folds it under the lock.
