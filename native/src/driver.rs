@@ -183,13 +183,18 @@ pub(crate) enum Wait<T> {
     Done(T),
 }
 
-/// How many callers are still queued (for the hosts' `validate`).
+/// Checks (for the hosts' `validate`) that the callers still queued on the host side are
+/// as many as the core machine has queued.
+///
+/// # Panics
+/// If they differ.
 #[cfg(any(test, feature = "validate"))]
-pub(crate) fn waiting<T>(waiters: &IdMap<Wait<T>>) -> usize {
-    waiters
+pub(crate) fn assert_waiting<T>(waiters: &IdMap<Wait<T>>, queued: usize) {
+    let waiting = waiters
         .values()
         .filter(|w| matches!(w, Wait::Waiting(_)))
-        .count()
+        .count();
+    assert_eq!(waiting, queued, "host waiters != queued");
 }
 
 /// Hands `outcome` to a queued `waiter` and collects its waker; gives the outcome back if

@@ -566,11 +566,7 @@ impl Limiter {
     pub fn validate(&self) {
         let state = self.shared.lock();
         state.machine.validate();
-        assert_eq!(
-            driver::waiting(&state.waiters),
-            state.machine.waiting(),
-            "host waiters != queued"
-        );
+        driver::assert_waiting(&state.waiters, state.machine.waiting());
     }
 
     /// Acquires now, waiting until `deadline(max_wait from now)` at the latest.

@@ -397,11 +397,7 @@ impl<M: Manager> Pool<M> {
             state.machine.idle(),
             "host connections != idle slots"
         );
-        assert_eq!(
-            driver::waiting(&state.waiters),
-            state.machine.waiting(),
-            "host waiters != queued"
-        );
+        driver::assert_waiting(&state.waiters, state.machine.waiting());
     }
 
     /// A get waiting up to `timeout` (`None`: `max_wait`).
