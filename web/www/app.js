@@ -72,6 +72,8 @@ const state = {
   source: '',
   /** the report on screen is the server's overview; the whole one is loading */
   overview: false,
+  /** a span asked for while the overview was on screen (`undefined`: none) */
+  pendingSpan: undefined,
   live: false,
   /** the EventSource of live mode */
   stream: null,
@@ -1218,8 +1220,8 @@ function applySpanTo(u) {
 /** Sets (or clears, with null) the zoomed span, in ms since the report start. */
 function setSpan(span) {
   if (span && !(span.to > span.from)) span = null;
-  // The overview's series holds the last minutes only: the cards of a span wait for the
-  // whole report (main() applies the last span asked for).
+  // The overview holds one mean per rollup step, not the samples: the cards of a span wait
+  // for the whole report (main() applies the last span asked for).
   if (state.overview) {
     state.pendingSpan = span;
     return;
@@ -1611,8 +1613,8 @@ async function main() {
   // The report downloads while the WebAssembly module compiles.
   const params = new URLSearchParams(location.search);
   const src = embedded ? null : params.get('src') || null; // `?src=` alone: live mode
-  // perfopt's own server sends an overview first (the series' last minutes; the rollups draw
-  // the rest), then the whole report loads behind it.
+  // perfopt's own server sends an overview first (one mean per rollup step), then the whole
+  // report loads behind it.
   const url = src ?? LIVE_URL;
   const prefetched = embedded ? null : fetchReport(overviewUrl(url) ?? url).then((r) => {
     mark('fetched');

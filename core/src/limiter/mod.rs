@@ -248,10 +248,9 @@ impl LimiterConfig {
 ///   [`release_with_latency`](Limiter::release_with_latency), [`cancel`](Limiter::cancel)
 ///   and [`handle_timeout`](Limiter::handle_timeout). Each settles everything it can at
 ///   once: a release grants the freed permit to the head waiter in the same call.
-/// - **Untimed fast path**: when [`is_timed`](Limiter::is_timed) is false (a fixed limit),
-///   a host may skip the clock for an uncontended permit:
-///   [`admit_untimed`](Limiter::admit_untimed) and, while nobody waits,
-///   [`release_untimed`](Limiter::release_untimed). Such a permit adds no latency sample.
+/// - **Untimed release**: when [`is_timed`](Limiter::is_timed) is false (a fixed limit),
+///   a host may hand a permit back without the clock while nobody waits:
+///   [`release_untimed`](Limiter::release_untimed). It adds no latency sample.
 /// - **Untracked permits** (a host's lock-free fast path): permits counted in flight that
 ///   carry no id. A host may admit and release them outside the machine while nobody waits
 ///   and then report the net effect with [`absorb_untracked`](Limiter::absorb_untracked)
@@ -296,9 +295,8 @@ pub struct Limiter {
     algorithm: LimitState,
     /// `algorithm.limit()`, cached.
     limit: u32,
-    /// Waiters, and held permits (granted entries: their admission instant, `None` for an
-    /// untimed permit).
-    waiters: WaitQueue<Option<Instant>>,
+    /// Waiters, and held permits (granted entries: their admission instant).
+    waiters: WaitQueue<Instant>,
     /// Held permits (granted entries and untracked ones).
     in_flight: usize,
     /// Held permits without an entry (see [`Limiter::absorb_untracked`]).
@@ -361,7 +359,7 @@ impl Limiter {
     /// ([`Rejection::WouldWait`]) or the queue is full ([`Rejection::QueueFull`]).
     pub fn acquire(&mut self, now: Instant, deadline: Instant) -> Acquire {
         let now = self.observe(now);
-        if let Some(permit) = self.admit(Some(now)) {
+        if let Some(permit) = self.admit(now) {
             return Acquire::Admitted(permit);
         }
         match self.waiters.enqueue(now, deadline) {
@@ -382,20 +380,11 @@ impl Limiter {
     }
 
     /// Whether the algorithm adapts the limit to each permit's admission and release time
-    /// (AIMD, Gradient). When it does not (a fixed limit), a host may use the untimed calls
-    /// and skip the clock on the fast path.
+    /// (AIMD, Gradient). When it does not (a fixed limit), a host may skip the clock:
+    /// [`release_untimed`](Limiter::release_untimed), or untracked permits.
     #[inline]
     pub fn is_timed(&self) -> bool {
         !matches!(self.algorithm, LimitState::Fixed(_))
-    }
-
-    /// A permit without reading time, if one is free and nobody waits; `None` otherwise
-    /// (then call [`acquire`](Limiter::acquire) with the time). Not counted as a rejection.
-    /// Its release adds no latency sample. Meant for limiters that are not
-    /// [timed](Limiter::is_timed): an adaptive algorithm learns nothing from it.
-    #[inline]
-    pub fn admit_untimed(&mut self) -> Option<PermitId> {
-        self.admit(None)
     }
 
     /// Hands `permit` back without a latency sample, at the latest instant seen. While
@@ -674,7 +663,7 @@ impl Limiter {
 
     /// Issues a permit admitted at `now` if one is free and nobody waits.
     #[inline]
-    fn admit(&mut self, now: Option<Instant>) -> Option<PermitId> {
+    fn admit(&mut self, now: Instant) -> Option<PermitId> {
         if self.waiters.queued() > 0 || self.in_flight >= self.limit as usize {
             return None;
         }
@@ -705,16 +694,9 @@ impl Limiter {
         let Some(admitted) = self.waiters.remove_granted(permit.0) else {
             return Err(LimiterError::UnknownPermit(permit));
         };
-        // An untimed permit has no admission instant: no latency unless the host gave one,
-        // and no sample for the algorithm.
-        let latency = latency.or_else(|| admitted.map(|a| now.saturating_duration_since(a)));
-        let signal = if latency.is_some() {
-            outcome
-        } else {
-            Outcome::Ignored
-        };
+        let latency = latency.unwrap_or_else(|| now.saturating_duration_since(admitted));
         self.count_outcome(outcome);
-        self.finish_release(now, admitted.unwrap_or(now), signal, latency);
+        self.finish_release(now, admitted, outcome, Some(latency));
         Ok(())
     }
 
@@ -775,7 +757,7 @@ impl Limiter {
             {
                 break;
             }
-            let Some((waiter, enqueued)) = self.waiters.grant_head(Some(now)) else {
+            let Some((waiter, enqueued)) = self.waiters.grant_head(now) else {
                 break;
             };
             self.in_flight += 1;
