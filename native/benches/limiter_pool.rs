@@ -295,7 +295,6 @@ fn breakdown(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("breakdown");
     group.bench_function("clock_now", |b| b.iter(perfopt::clock::now));
-    group.bench_function("clock_fast_now", |b| b.iter(perfopt::clock::fast_now));
     group.bench_function("std_instant_now", |b| b.iter(Instant::now));
     let mutex = std::sync::Mutex::new(0u64);
     group.bench_function("mutex_lock_unlock", |b| {

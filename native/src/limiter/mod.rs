@@ -22,7 +22,7 @@
 //!
 //! # Clock reads
 //! A permit under a fixed limit reads no clock unless it has to wait. Under an adaptive
-//! algorithm a *measured* permit reads [`clock::fast_now`] at admission and at release, and
+//! algorithm a *measured* permit reads [`clock::now`] at admission and at release, and
 //! its latency is the algorithm's latency sample (and `latency_ms`'s); the others read no
 //! clock unless they end with a congestion signal ([`Outcome::Dropped`],
 //! [`Outcome::Timeout`]), and the algorithm still sees each release with its outcome.
@@ -530,7 +530,7 @@ impl Limiter {
         if let Some(held) = shared.admit_locked(&mut state) {
             return Ok(Permit::new(shared, held));
         }
-        match state.machine.acquire(shared.now(), Instant::ZERO) {
+        match state.machine.acquire(clock::now(), Instant::ZERO) {
             Acquire::Admitted(id) => Ok(Permit::new(shared, Held::Tracked(id))),
             Acquire::Rejected(r) => Err(r.into()),
             _ => Err(AcquireError::WouldWait),
@@ -583,7 +583,7 @@ impl Limiter {
             if let Some(held) = shared.admit_locked(&mut state) {
                 return Ok(Permit::new(shared, held));
             }
-            let now = shared.now();
+            let now = clock::now();
             let deadline = deadline(state.machine.deadline(now));
             match state.machine.acquire(now, deadline) {
                 Acquire::Admitted(id) => return Ok(Permit::new(shared, Held::Tracked(id))),
@@ -614,17 +614,6 @@ impl Limiter {
 }
 
 impl Shared {
-    /// The time for a permit: the fast clock (the adaptive algorithms need it on every
-    /// permit), or the precise one for the slow paths of a fixed limit.
-    #[inline]
-    fn now(&self) -> Instant {
-        if self.timed {
-            clock::fast_now()
-        } else {
-            clock::now()
-        }
-    }
-
     /// Locks the state and stops the fast path, the machine having taken in what it did;
     /// the fast path runs again (if nobody waits) when the guard is dropped.
     fn lock(&self) -> Locked<'_> {
@@ -690,7 +679,7 @@ impl Shared {
         }
         Held::Untracked {
             epoch: word.aux(),
-            since: word.sample().then(clock::fast_now),
+            since: word.sample().then(clock::now),
         }
     }
 
@@ -703,7 +692,7 @@ impl Shared {
         let sampled = self.timed && std::mem::take(&mut state.sample_next);
         Some(Held::Untracked {
             epoch: u64::from(state.machine.epoch()) & AUX_MAX,
-            since: sampled.then(clock::fast_now),
+            since: sampled.then(clock::now),
         })
     }
 
@@ -762,13 +751,8 @@ impl Shared {
             // The clock for a measured permit, a congestion signal (an adaptive algorithm
             // dates its reaction), or a grant to a waiter (deadlines are checked).
             let signal = self.timed && matches!(outcome, Outcome::Dropped | Outcome::Timeout);
-            let now = if since.is_some() || signal {
-                Some(clock::fast_now())
-            } else if state.machine.waiting() > 0 {
-                Some(clock::now())
-            } else {
-                None
-            };
+            let dated = since.is_some() || signal || state.machine.waiting() > 0;
+            let now = dated.then(clock::now);
             let latency = since.zip(now).map(|(a, n)| n.saturating_duration_since(a));
             let epoch = full_epoch(state.machine.epoch(), epoch);
             // Every untracked permit is released once (the guard is consumed): cannot fail.
@@ -776,7 +760,7 @@ impl Shared {
                 .machine
                 .release_untracked(now, outcome, latency, epoch);
             if self.timed {
-                state.count_release(since.and(now), || now.unwrap_or_else(clock::fast_now));
+                state.count_release(since.and(now), || now.unwrap_or_else(clock::now));
             }
             Shared::deliver(&mut state, &mut wake);
         }
@@ -795,7 +779,7 @@ impl Shared {
                     Ok(true) | Err(_) => return,
                 }
             }
-            let now = self.now();
+            let now = clock::now();
             let _ = state.machine.release(now, id, outcome);
             Shared::deliver(&mut state, &mut wake);
         }
