@@ -255,6 +255,34 @@ impl LimitState {
         }
     }
 
+    /// See [`Limiter::quiet_below`](super::Limiter::quiet_below); `now` is the latest
+    /// instant the machine has seen (what an unmeasured release is dated with).
+    pub(crate) fn quiet_below(&self, now: Instant) -> usize {
+        // A success raises AIMD's limit, and counts toward Gradient's "not app-limited",
+        // from `in_flight * 2 >= limit` on: below, with `2n < limit` for every release.
+        let half = |limit: f64| {
+            // The smallest n with 2n >= limit (limits are finite and at least 1).
+            let n = (limit / 2.0) as usize;
+            if (n as f64) * 2.0 < limit { n + 1 } else { n }
+        };
+        match self {
+            LimitState::Fixed(_) => usize::MAX,
+            LimitState::Aimd(a) => half(a.limit),
+            LimitState::Gradient(g) if g.decides_next(now) => 0,
+            LimitState::Gradient(g) => half(g.limit),
+        }
+    }
+
+    /// Takes in `n` quiet releases (see [`quiet_below`](LimitState::quiet_below)) at `now`.
+    pub(crate) fn on_quiet(&mut self, n: u64, now: Instant) {
+        if let LimitState::Gradient(g) = self
+            && n > 0
+        {
+            g.interval.start.get_or_insert(now);
+            g.interval.releases += n;
+        }
+    }
+
     /// Feeds one release.
     pub(crate) fn on_sample(&mut self, s: &Sample) {
         if matches!(s.outcome, Outcome::Ignored) {
@@ -377,6 +405,20 @@ pub(crate) struct Gradient {
 }
 
 impl Gradient {
+    /// Whether the next release dated `now` starts a probe or, counted, closes the
+    /// interval (the paths of `on_sample` that decide; the others only count).
+    fn decides_next(&self, now: Instant) -> bool {
+        if self.probe.is_none() && now >= self.next_probe && self.baseline.is_some() {
+            return true;
+        }
+        if self.interval.latencies.count() < u64::from(self.config.min_samples) {
+            return false;
+        }
+        let started = self.interval.start.unwrap_or(now);
+        let short = now.saturating_duration_since(started) < self.config.sample_interval;
+        self.probe.is_some() || !short
+    }
+
     fn on_sample(&mut self, s: &Sample) {
         if let Some(start) = self.probe {
             if s.admitted < start {

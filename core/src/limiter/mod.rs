@@ -441,9 +441,10 @@ impl Limiter {
     /// admitted untracked permits and released `succeeded` of them with
     /// [`Outcome::Success`], and now `in_flight` permits are held in all (tracked ones
     /// included); at most `peak_in_flight` were held at once meanwhile. The admissions are
-    /// `in_flight + succeeded - in_flight()`. Such releases add no sample: the host may only
-    /// release fast while nobody waits and the limit is fixed (an adaptive algorithm must
-    /// see every release, through [`release_untracked`](Limiter::release_untracked)).
+    /// `in_flight + succeeded - in_flight()`. The releases are *quiet* ones (see
+    /// [`quiet_below`](Limiter::quiet_below)): unmeasured, admitted in the current epoch,
+    /// each made while fewer than `quiet_below()` permits were held; the algorithm takes
+    /// them in as it would have one by one, to the same decisions.
     ///
     /// The host keeps the fast path within the rules `admit_untracked` follows (nobody
     /// waits, at most `limit` held); inconsistent numbers saturate rather than panic.
@@ -461,6 +462,20 @@ impl Limiter {
         c.admitted += admitted;
         c.succeeded += succeeded;
         c.peak_in_flight = c.peak_in_flight.max(peak_in_flight).max(in_flight);
+        self.algorithm.on_quiet(succeeded, self.now);
+    }
+
+    /// Up to how many permits held a release may be *quiet*: an unmeasured
+    /// [`Outcome::Success`] of an untracked permit admitted in the current
+    /// [`epoch`](Limiter::epoch), made while nobody waits and while fewer than this many
+    /// permits are held (itself included), leads the algorithm to no decision now, so a
+    /// host may count such releases without the machine and hand them over later with
+    /// [`absorb_untracked`](Limiter::absorb_untracked). `usize::MAX` under a fixed limit;
+    /// under AIMD the smallest count at which a success raises the limit (half the limit,
+    /// rounded up); under Gradient the same, or 0 while the next release would start a
+    /// probe or close an interval. It changes only with the machine's other state.
+    pub fn quiet_below(&self) -> usize {
+        self.algorithm.quiet_below(self.now)
     }
 
     /// Hands back one untracked permit admitted in `epoch` (see

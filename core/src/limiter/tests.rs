@@ -365,6 +365,136 @@ fn untracked_permits_absorbed_in_bulk_count_as_one_by_one() {
 }
 
 #[test]
+fn quiet_releases_absorbed_in_bulk_decide_as_one_by_one_under_adaptive_limits() {
+    // As above, under AIMD and Gradient: `one` sees every release; `bulk` hears the quiet
+    // ones (unmeasured successes of current-epoch permits below `quiet_below`) only as a
+    // count, as a host's fast path reports them. Limits, epochs, counters and events must
+    // stay equal, and the threshold must not move under quiet releases.
+    let mut aimd = AimdConfig::default();
+    (aimd.initial_limit, aimd.min_limit, aimd.max_limit) = (6, 1, 24);
+    aimd.latency_threshold = Some(Duration::from_millis(30));
+    let mut gradient = GradientConfig::default();
+    (
+        gradient.initial_limit,
+        gradient.min_limit,
+        gradient.max_limit,
+    ) = (6, 1, 24);
+    gradient.min_samples = 3;
+    gradient.sample_interval = Duration::from_millis(4);
+    gradient.probe_interval = Duration::from_millis(150);
+    for (seed, algorithm) in [
+        (0x2545_f491_4f6c_dd1d_u64, Algorithm::Aimd(aimd)),
+        (0x9e37_79b9_7f4a_7c15, Algorithm::Gradient(gradient)),
+    ] {
+        let mut rng = seed;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut config = LimiterConfig::new(algorithm);
+        config.max_waiters = 4;
+        let mut one = Limiter::new(config.clone()).unwrap();
+        let mut bulk = Limiter::new(config).unwrap();
+        // Untracked permits held, by admission epoch; tracked ones by id.
+        let (mut held, mut tracked): (Vec<u32>, Vec<PermitId>) = (Vec::new(), Vec::new());
+        let (mut fast_in_flight, mut fast_ok, mut peak) = (0usize, 0u64, 0usize);
+        let mut quiet_below = bulk.quiet_below();
+        let (mut t, mut quiet, mut decisions) = (0u64, 0u64, 0u64);
+        for _ in 0..10_000 {
+            t += next(3);
+            let current = one.epoch();
+            let pick = held.iter().position(|&e| e == current);
+            match next(10) {
+                0..=2 if one.waiting() == 0 && one.in_flight() < one.limit() as usize => {
+                    assert!(one.admit_untracked());
+                    held.push(current);
+                    fast_in_flight += 1;
+                    peak = peak.max(fast_in_flight);
+                }
+                3..=5 if one.waiting() == 0 && pick.is_some() && one.in_flight() < quiet_below => {
+                    assert_eq!(one.quiet_below(), quiet_below, "moved under quiet releases");
+                    held.swap_remove(pick.unwrap());
+                    one.release_untracked(None, Outcome::Success, None, current)
+                        .unwrap();
+                    fast_in_flight -= 1;
+                    fast_ok += 1;
+                    quiet += 1;
+                }
+                n => {
+                    bulk.absorb_untracked(fast_in_flight, fast_ok, peak);
+                    (fast_ok, peak) = (0, 0);
+                    let (a, b) = (&mut one, &mut bulk);
+                    assert_eq!(a.limit(), b.limit());
+                    let limit = a.limit();
+                    match n {
+                        6 => {
+                            let deadline = ms(t + 1 + next(8));
+                            let (ra, rb) = (a.acquire(ms(t), deadline), b.acquire(ms(t), deadline));
+                            assert_eq!(ra, rb);
+                            if let Acquire::Admitted(p) = ra {
+                                tracked.push(p);
+                            }
+                        }
+                        3..=5 | 7 if !held.is_empty() => {
+                            // Through the machine: a success that is not quiet (3..=5),
+                            // or measured, or a congestion signal (7).
+                            let i = next(held.len() as u64) as usize;
+                            let epoch = held.swap_remove(i);
+                            let (outcome, latency) = if n == 7 {
+                                let outcomes =
+                                    [Outcome::Success, Outcome::Dropped, Outcome::Timeout];
+                                let latency = Duration::from_millis(next(36));
+                                (
+                                    outcomes[next(8).saturating_sub(5) as usize],
+                                    (next(2) == 0).then_some(latency),
+                                )
+                            } else {
+                                (Outcome::Success, None)
+                            };
+                            a.release_untracked(Some(ms(t)), outcome, latency, epoch)
+                                .unwrap();
+                            b.release_untracked(Some(ms(t)), outcome, latency, epoch)
+                                .unwrap();
+                        }
+                        _ if !tracked.is_empty() => {
+                            let p = tracked.swap_remove(next(tracked.len() as u64) as usize);
+                            let outcome =
+                                [Outcome::Success, Outcome::Dropped][usize::from(next(6) == 0)];
+                            let latency = Duration::from_millis(next(36));
+                            a.release_with_latency(ms(t), p, outcome, latency).unwrap();
+                            b.release_with_latency(ms(t), p, outcome, latency).unwrap();
+                        }
+                        _ => {
+                            a.handle_timeout(ms(t));
+                            b.handle_timeout(ms(t));
+                        }
+                    }
+                    let (ea, eb) = (events(a), events(b));
+                    assert_eq!(ea, eb);
+                    for e in ea {
+                        if let LimiterEvent::Granted { permit, .. } = e {
+                            tracked.push(permit);
+                        }
+                    }
+                    a.validate();
+                    b.validate();
+                    assert_eq!((a.limit(), a.epoch()), (b.limit(), b.epoch()));
+                    assert_eq!(counts(&a.stats(ms(t))), counts(&b.stats(ms(t))));
+                    decisions += u64::from(a.limit() != limit);
+                    fast_in_flight = a.in_flight();
+                    quiet_below = b.quiet_below();
+                    assert_eq!(a.quiet_below(), quiet_below);
+                }
+            }
+        }
+        assert!(quiet > 500, "quiet releases ran: {quiet}");
+        assert!(decisions > 20, "the limit moved {decisions} times");
+    }
+}
+
+#[test]
 fn an_untracked_permit_is_before_or_after_a_cut_by_its_epoch() {
     // The AIMD episode rule (drops of permits admitted before the last cut do not cut
     // again) decided by epochs matches the rule decided by instants.
