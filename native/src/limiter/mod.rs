@@ -82,7 +82,7 @@ pub use perfopt_core::limiter::{
 
 use crate::clock;
 use crate::driver::{self, Host, IdMap, Timed, Timer, Wait, WakeList, arm, lock};
-use fast::{AUX_MAX, Fast, Word, full_epoch};
+use fast::{COUNT_MAX, EPOCH_MAX, Fast, Release, Start, Word, full_epoch};
 
 /// Under an adaptive algorithm, at most about one permit per this span has its latency
 /// measured (see [Clock reads](self#clock-reads)): every permit below 100,000 a second.
@@ -208,6 +208,8 @@ struct State {
     sample_every: u32,
     /// Adaptive algorithms: the latest measured release, and the releases since.
     measured: Option<(Instant, u32)>,
+    /// Where the fast path's success count started (see `fast.rs`).
+    count_base: u64,
 }
 
 impl State {
@@ -218,6 +220,30 @@ impl State {
     /// (a read of `clock` each, at most 10 per [`SAMPLE_MAX`] releases), and only ever
     /// lowers the period: when releases slow down after a burst, every permit is measured
     /// again within 8 releases rather than after up to `SAMPLE_MAX - 1`.
+    /// How many releases from now may go on the fast path: those before the next one that
+    /// re-estimates the rate or marks a permit to measure (see `count_release`).
+    fn quiet_budget(&self) -> u32 {
+        let mut next = self.unsampled.saturating_add(1);
+        while next < self.sample_every && !(next.is_power_of_two() || next.is_multiple_of(8)) {
+            next += 1;
+        }
+        next.saturating_sub(self.unsampled + 1)
+    }
+
+    /// Counts `n` quiet releases made on the fast path (within [`quiet_budget`]: no rate
+    /// check or sample mark falls among them).
+    fn count_quiet(&mut self, n: u64) {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        if let Some((_, releases)) = &mut self.measured {
+            *releases = releases.saturating_add(n);
+        }
+        self.unsampled = self.unsampled.saturating_add(n);
+        if self.unsampled >= self.sample_every {
+            self.unsampled = 0;
+            self.sample_next = true;
+        }
+    }
+
     fn count_release(&mut self, measured_at: Option<Instant>, clock: impl FnOnce() -> Instant) {
         let next = self.unsampled + 1;
         let check = (next.is_power_of_two() || next.is_multiple_of(8)) && next < self.sample_every;
@@ -329,6 +355,7 @@ impl Limiter {
                 unsampled: 0,
                 sample_every: 1,
                 measured: None,
+                count_base: 0,
             }),
             fast: Fast::new(),
             fast_enabled,
@@ -629,14 +656,14 @@ impl Shared {
     #[inline]
     fn enter(&self, state: &mut State) {
         if let Some(word) = self.fast.stop() {
-            // A fixed limit counts its fast successes in the word; an adaptive algorithm
-            // releases nothing fast and keeps its epoch there.
-            let succeeded = if self.timed { 0 } else { word.aux() };
+            // The successes released fast since `leave` started the count at `count_base`.
+            let succeeded = word.count().saturating_sub(state.count_base);
             state
                 .machine
                 .absorb_untracked(word.in_flight(), succeeded, self.fast.peak());
             if self.timed {
                 state.sample_next = word.sample();
+                state.count_quiet(succeeded);
             }
         }
     }
@@ -648,17 +675,29 @@ impl Shared {
         if !self.fast_enabled || state.machine.waiting() > 0 {
             return;
         }
-        let aux = if self.timed {
-            u64::from(state.machine.epoch())
+        let limit = state.machine.limit();
+        let (release, count) = if self.timed {
+            // Quiet releases below half the word's (whole) limit are quiet below the
+            // machine's threshold too, when it reaches that far. The count runs out before
+            // the release that re-estimates the rate or marks the next permit to measure.
+            let half = state.machine.quiet_below().saturating_mul(2) >= limit as usize;
+            let release = if half { Release::Half } else { Release::Locked };
+            (
+                release,
+                COUNT_MAX.saturating_sub(u64::from(state.quiet_budget())),
+            )
         } else {
-            0
+            (Release::Any, 0)
         };
-        self.fast.start(
-            state.machine.in_flight(),
-            state.machine.limit(),
-            aux,
-            state.sample_next,
-        );
+        state.count_base = count;
+        self.fast.start(Start {
+            in_flight: state.machine.in_flight(),
+            limit,
+            epoch: state.machine.epoch(),
+            count,
+            sample: state.sample_next,
+            release,
+        });
     }
 
     /// Permits held, under the lock (the word is the truth while the fast path runs).
@@ -678,7 +717,7 @@ impl Shared {
             };
         }
         Held::Untracked {
-            epoch: word.aux(),
+            epoch: word.epoch(),
             since: word.sample().then(clock::now),
         }
     }
@@ -691,7 +730,7 @@ impl Shared {
         }
         let sampled = self.timed && std::mem::take(&mut state.sample_next);
         Some(Held::Untracked {
-            epoch: u64::from(state.machine.epoch()) & AUX_MAX,
+            epoch: u64::from(state.machine.epoch()) & EPOCH_MAX,
             since: sampled.then(clock::now),
         })
     }
@@ -737,8 +776,8 @@ impl Shared {
 
     #[inline]
     fn release_untracked(&self, epoch: u64, since: Option<Instant>, outcome: Outcome) {
-        // A fixed limit's success while nobody waits: one compare-and-swap.
-        if !self.timed && matches!(outcome, Outcome::Success) && self.fast.try_release() {
+        // A quiet success while nobody waits: one compare-and-swap.
+        if since.is_none() && matches!(outcome, Outcome::Success) && self.fast.try_release(epoch) {
             return;
         }
         self.release_untracked_locked(epoch, since, outcome);

@@ -244,10 +244,10 @@ fn slow_permits_after_a_burst_are_measured_again_at_once() {
 
 #[test]
 fn counts_stay_exact_past_the_words_success_field_and_beyond_its_limit_field() {
-    // More fast successes than the word's 22-bit field holds: the release that finds it
+    // More fast successes than the word's 12-bit count holds: the release that finds it
     // full folds it under the lock.
     let limiter = Limiter::fixed(1).expect("valid");
-    let n = fast::AUX_MAX + 10;
+    let n = fast::COUNT_MAX + 10;
     for _ in 0..n {
         drop(limiter.try_acquire().expect("free"));
     }
