@@ -403,9 +403,9 @@ fn rounds(n: usize) {
         "2threads/pool_perfopt",
         "2threads/pool_deadpool",
     ];
-    let mut best = [f64::INFINITY; 10];
+    let mut rows: Vec<[f64; 10]> = Vec::with_capacity(n);
     for _ in 0..n {
-        let times = [
+        rows.push([
             single(one_task!(sem)),
             single(one_task!(lim)),
             single(one_task!(aimd)),
@@ -416,19 +416,28 @@ fn rounds(n: usize) {
             single(one_task!(dp1)),
             single(&|| contended(&two, &ours2, OPS, 2)),
             single(&|| contended(&two, &dp2, OPS, 2)),
-        ];
-        for (b, t) in best.iter_mut().zip(times) {
-            *b = b.min(t);
-        }
+        ]);
     }
-    println!("best of {n} interleaved rounds of {OPS} operations (ns/op, ratio to its peer):");
+    // Contended rounds are bimodal (both workers busy, or one worker running every task),
+    // so the ratio of two bests can pair a lucky round with an unlucky one: the paired
+    // ratios (each round against its peer in the same round) say more.
+    println!(
+        "{n} interleaved rounds of {OPS} operations: best ns/op, ratio of bests, and the \
+         median (min-max) of per-round ratios to its peer"
+    );
     let peer = [0, 0, 0, 0, 4, 4, 7, 7, 9, 9];
     for i in 0..names.len() {
+        let best = |j: usize| rows.iter().map(|r| r[j]).fold(f64::INFINITY, f64::min);
+        let mut paired: Vec<f64> = rows.iter().map(|r| r[i] / r[peer[i]]).collect();
+        paired.sort_by(f64::total_cmp);
         println!(
-            "  {:<32} {:>8.1} ns  {:>5.2}x",
+            "  {:<32} {:>8.1} ns  {:>5.2}x  median {:>5.2}x ({:.2}-{:.2})",
             names[i],
-            best[i],
-            best[i] / best[peer[i]]
+            best(i),
+            best(i) / best(peer[i]),
+            paired[paired.len() / 2],
+            paired[0],
+            paired[paired.len() - 1]
         );
     }
 }

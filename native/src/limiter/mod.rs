@@ -65,7 +65,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -81,7 +81,9 @@ pub use perfopt_core::limiter::{
 };
 
 use crate::clock;
-use crate::driver::{self, Host, IdMap, Timed, Timer, Wait, WakeList, arm, lock};
+use crate::driver::{
+    self, Host, IdMap, Mutex, MutexGuard, Timed, Timer, Wait, WakeList, arm, lock,
+};
 use fast::{COUNT_MAX, EPOCH_MAX, Fast, Release, Start, Word, full_epoch};
 
 /// Under an adaptive algorithm, at most about one permit per this span has its latency

@@ -49,7 +49,7 @@ mod tcp;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use perfopt_core::Instant;
@@ -71,7 +71,7 @@ pub use sqlite::{SqliteConnection, SqliteError, SqliteManager};
 pub use tcp::TcpManager;
 
 use crate::clock;
-use crate::driver::{self, Host, IdMap, Timed, Timer, Wait, WakeList, arm, lock};
+use crate::driver::{self, Host, IdMap, Mutex, Timed, Timer, Wait, WakeList, arm, lock};
 
 /// Makes and checks the connections of a [`Pool`].
 ///

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{ErrorCode, OpenFlags};
 
@@ -87,7 +87,7 @@ impl SqliteConnection {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut conn = crate::driver::lock(&inner);
+            let mut conn = lock(&inner);
             f(&mut conn)
         })
         .await
@@ -97,8 +97,14 @@ impl SqliteConnection {
     /// The connection, for blocking code (call it inside `spawn_blocking` or
     /// `block_in_place`, not on an async worker).
     pub fn lock(&self) -> MutexGuard<'_, rusqlite::Connection> {
-        crate::driver::lock(&self.inner)
+        lock(&self.inner)
     }
+}
+
+/// Locks a connection even after a closure panicked while holding it: the pool sees the
+/// poisoning ([`Manager::is_broken`]) and drops the connection when it comes back.
+fn lock(inner: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connection> {
+    inner.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Why a SQLite connection could not be made or checked.
