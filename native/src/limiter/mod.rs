@@ -14,11 +14,13 @@
 //! # The fast path
 //! While nobody waits, a permit is taken with one compare-and-swap on an atomic word (the
 //! permits held and the limit), without the lock: the same decision the core machine would
-//! make. Under a fixed limit it is handed back with success the same way; any other release
-//! (another outcome, an adaptive algorithm, which must see every release), a caller that
-//! finds no permit free and everything while callers wait go through the lock and the core
-//! machine, which first takes in what the fast path did (see `fast.rs`). Statistics stay
-//! exact.
+//! make. It is handed back with success the same way when the release is *quiet*: under a
+//! fixed limit always; under an adaptive algorithm when the permit was not measured, was
+//! admitted in the current epoch and fewer than half the limit are held (the algorithm
+//! would decide nothing on it: core's `quiet_below`). Any other release (another outcome,
+//! a measured permit, one the algorithm must decide on), a caller that finds no permit
+//! free and everything while callers wait go through the lock and the core machine, which
+//! first takes in what the fast path did (see `fast.rs`). Statistics stay exact.
 //!
 //! # Clock reads
 //! A permit under a fixed limit reads no clock unless it has to wait. Under an adaptive
@@ -186,8 +188,8 @@ struct Shared {
     fast: Fast,
     /// Whether the fast path may run (off only in tests comparing it with the locked path).
     fast_enabled: bool,
-    /// The algorithm adapts the limit to latencies and outcomes: every release goes through
-    /// the machine, and permits are sampled for their latency.
+    /// The algorithm adapts the limit to latencies and outcomes: only quiet releases go
+    /// fast, and permits are sampled for their latency.
     timed: bool,
     max_waiters: usize,
     timer: Timer,
