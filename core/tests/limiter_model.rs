@@ -8,6 +8,9 @@
 
 use std::collections::BTreeSet;
 
+mod common;
+
+use common::{QueueStep, Waiters, advanced, churn, queue_step, queue_step_strategy, release_stale};
 use perfopt_core::limiter::{
     Acquire, AimdConfig, Algorithm, Cancelled, GradientConfig, Limiter, LimiterConfig,
     LimiterError, LimiterEvent, LimiterStats, Outcome, PermitId, Rejection, WaiterId,
@@ -26,15 +29,9 @@ enum Op {
     Release(usize, u8),
     /// Release a permit that was already released.
     ReleaseStale,
-    /// Cancel the n-th queued waiter.
-    Cancel(usize),
-    /// Cancel the waiter of the n-th permit that came from a grant, as if it was never
-    /// delivered.
-    DropGrant(usize),
-    /// Advance the clock by this many ms and run the timers.
-    Advance(u64),
-    /// Jump to the limiter's own timeout.
-    AdvanceToTimeout,
+    /// Cancel a waiter, drop a grant (the waiter of the n-th permit that came from a
+    /// grant, as if it was never delivered), or move the clock.
+    Queue(QueueStep),
 }
 
 fn op(rng: &mut StdRng) -> Op {
@@ -47,10 +44,7 @@ fn op(rng: &mut StdRng) -> Op {
         30..35 => Op::TryAcquire,
         35..65 => Op::Release(rng.random_range(0..64), rng.random_range(0..4)),
         65..67 => Op::ReleaseStale,
-        67..75 => Op::Cancel(rng.random_range(0..64)),
-        75..80 => Op::DropGrant(rng.random_range(0..64)),
-        80..95 => Op::Advance(rng.random_range(0..40)),
-        _ => Op::AdvanceToTimeout,
+        _ => Op::Queue(queue_step(rng, 40)),
     }
 }
 
@@ -60,10 +54,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => Just(Op::TryAcquire),
         6 => (0usize..64, 0u8..4).prop_map(|(i, o)| Op::Release(i, o)),
         1 => Just(Op::ReleaseStale),
-        2 => (0usize..64).prop_map(Op::Cancel),
-        1 => (0usize..64).prop_map(Op::DropGrant),
-        3 => (0u64..40).prop_map(Op::Advance),
-        1 => Just(Op::AdvanceToTimeout),
+        7 => queue_step_strategy(40).prop_map(Op::Queue),
     ]
 }
 
@@ -82,8 +73,7 @@ struct Model {
     max_queue: usize,
     /// Held permits: (permit, came from a grant to this waiter).
     held: Vec<(PermitId, Option<WaiterId>)>,
-    /// Live waiters in FIFO order with their deadlines.
-    queue: Vec<(WaiterId, Instant)>,
+    queue: Waiters,
     released: Vec<PermitId>,
     issued: BTreeSet<u64>,
 }
@@ -96,22 +86,11 @@ impl Model {
                 LimiterEvent::Granted { waiter, permit } => {
                     // Waiters ahead whose deadline passed time out first; the grant goes
                     // to the oldest live waiter.
-                    let (head, deadline) = self.queue.first().copied().expect("grant to a waiter");
-                    assert_eq!(waiter, head, "grant out of FIFO order");
-                    assert!(deadline > self.now, "granted after its deadline");
+                    self.queue.granted(waiter, self.now);
                     assert_eq!(permit.as_u64(), waiter.as_u64());
-                    self.queue.remove(0);
                     self.held.push((permit, Some(waiter)));
                 }
-                LimiterEvent::TimedOut { waiter } => {
-                    let i = self
-                        .queue
-                        .iter()
-                        .position(|&(w, _)| w == waiter)
-                        .expect("timed-out waiter was queued");
-                    assert!(self.queue[i].1 <= self.now, "timed out early");
-                    self.queue.remove(i);
-                }
+                LimiterEvent::TimedOut { waiter } => self.queue.timed_out(waiter, self.now),
                 other => panic!("unknown event {other:?}"),
             }
         }
@@ -139,7 +118,7 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
         now: Instant::ZERO,
         max_queue,
         held: Vec::new(),
-        queue: Vec::new(),
+        queue: Waiters::default(),
         released: Vec::new(),
         issued: BTreeSet::new(),
     };
@@ -166,7 +145,7 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
                     }
                     Acquire::Queued(w) => {
                         assert!(!free && deadline > now && m.queue.len() < max_queue);
-                        m.queue.push((w, deadline));
+                        m.queue.push(w, deadline);
                     }
                     Acquire::Rejected(Rejection::WouldWait) => assert!(!free && deadline <= now),
                     Acquire::Rejected(Rejection::QueueFull) => {
@@ -180,21 +159,18 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
                 l.release(now, p, outcome(o)).expect("held permit releases");
                 m.released.push(p);
             }
-            Op::ReleaseStale if !m.released.is_empty() => {
-                let p = m.released[m.released.len() / 2];
-                if !m.held.iter().any(|&(h, _)| h == p) {
-                    assert_eq!(
-                        l.release(now, p, Outcome::Success),
-                        Err(LimiterError::UnknownPermit(p))
-                    );
-                }
+            Op::ReleaseStale => release_stale(
+                &m.released,
+                |p| m.held.iter().any(|&(h, _)| h == p),
+                |p| l.release(now, p, Outcome::Success),
+                LimiterError::UnknownPermit,
+            ),
+            Op::Queue(QueueStep::Cancel(i)) => {
+                let cancel = |w| l.cancel(now, w);
+                m.queue
+                    .cancel(i, cancel, Cancelled::Dequeued, LimiterError::UnknownWaiter);
             }
-            Op::Cancel(i) if !m.queue.is_empty() => {
-                let (w, _) = m.queue.remove(i % m.queue.len());
-                assert_eq!(l.cancel(now, w), Ok(Cancelled::Dequeued));
-                assert_eq!(l.cancel(now, w), Err(LimiterError::UnknownWaiter(w)));
-            }
-            Op::DropGrant(i) => {
+            Op::Queue(QueueStep::DropGrant(i)) => {
                 let granted: Vec<usize> = (0..m.held.len())
                     .filter(|&k| m.held[k].1.is_some())
                     .collect();
@@ -206,20 +182,13 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
                     m.released.push(p);
                 }
             }
-            Op::Advance(dt) => {
-                m.now = now.saturating_add(Duration::from_millis(dt));
-                l.handle_timeout(m.now);
-                m.apply(&mut l);
-                assert!(
-                    m.queue.iter().all(|&(_, d)| d > m.now),
-                    "a waiter outlived its deadline"
-                );
-                assert!(l.poll_timeout().is_none_or(|t| t > m.now));
-            }
-            Op::AdvanceToTimeout => {
-                if let Some(t) = l.poll_timeout() {
-                    m.now = m.now.max(t);
-                    l.handle_timeout(m.now);
+            Op::Queue(step) => {
+                if let Some(t) = advanced(&step, now, l.poll_timeout()) {
+                    m.now = t;
+                    l.handle_timeout(t);
+                    m.apply(&mut l);
+                    m.queue.assert_none_overdue(t);
+                    assert!(l.poll_timeout().is_none_or(|next| next > t));
                 }
             }
             _ => {}
@@ -228,7 +197,7 @@ fn run(algorithm: Algorithm, max_queue: usize, ops: impl IntoIterator<Item = Op>
         m.check(&l);
     }
     // Tear down: every permit back, every waiter gone, and the limiter serves again.
-    for (w, _) in core::mem::take(&mut m.queue) {
+    for w in m.queue.drain() {
         assert_eq!(l.cancel(m.now, w), Ok(Cancelled::Dequeued));
     }
     while let Some((p, _)) = m.held.pop() {
@@ -308,23 +277,16 @@ fn seeded_random_sequences_match_the_model() {
 #[test]
 fn many_cancellations_leave_nothing_in_flight() {
     // 100,000 waiters and holders dropped at random points, in one long run.
-    let mut rng = StdRng::seed_from_u64(0xCA9CE1);
-    let ops = (0..100_000).map(move |_| match rng.random_range(0..10) {
-        0..4 => Op::Acquire(rng.random_range(1..50)),
-        4..6 => Op::Cancel(rng.random_range(0..64)),
-        6 => Op::DropGrant(rng.random_range(0..64)),
-        7..9 => Op::Release(rng.random_range(0..64), 3),
-        _ => Op::Advance(rng.random_range(0..5)),
+    let ops = churn(0xCA9CE1, 5, Op::Queue, |rng| match rng.random_range(0..3) {
+        0..2 => Op::Acquire(rng.random_range(1..50)),
+        _ => Op::Release(rng.random_range(0..64), 3),
     });
-    run(Algorithm::Fixed(4), 32, ops);
+    let s = run(Algorithm::Fixed(4), 32, ops);
+    assert!(s.cancelled > 10_000, "{s:?}");
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::model_cases())]
 
     #[test]
     fn proptest_sequences_match_the_model(

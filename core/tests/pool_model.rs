@@ -7,8 +7,11 @@
 //! connection handed out, grants in FIFO order, timeouts only when due, never more slots
 //! than `max_size`), and at the end nothing may be left in use or queued.
 
+mod common;
+
 use std::collections::BTreeSet;
 
+use common::{QueueStep, Waiters, advanced, churn, queue_step, queue_step_strategy, release_stale};
 use perfopt_core::pool::{
     Backoff, Cancelled, CloseCause, CreateFailure, Get, Health, Pool, PoolAction, PoolConfig,
     PoolError, PoolStats, Rejection, SlotId, WaiterId,
@@ -26,20 +29,15 @@ enum Op {
     Release(usize, bool),
     /// Return a connection that was already returned.
     ReleaseStale,
-    /// Cancel the n-th queued waiter.
-    Cancel(usize),
-    /// Drop the n-th undelivered grant (the get future went away).
-    DropGrant(usize),
+    /// Cancel a waiter, drop the n-th undelivered grant (the get future went away), or
+    /// move the clock.
+    Queue(QueueStep),
     /// Deliver the n-th undelivered grant.
     Deliver(usize),
     /// Finish the n-th creation: 0 ok, 1 transient failure, 2 fatal failure.
     Create(usize, u8),
     /// Finish the n-th check, healthy or not.
     Check(usize, bool),
-    /// Advance the clock by this many ms and run the timers.
-    Advance(u64),
-    /// Jump to the pool's own timeout.
-    AdvanceToTimeout,
 }
 
 fn op(rng: &mut StdRng) -> Op {
@@ -51,10 +49,8 @@ fn op(rng: &mut StdRng) -> Op {
         }),
         25..40 => Op::Release(rng.random_range(0..64), rng.random_bool(0.1)),
         40..42 => Op::ReleaseStale,
-        42..48 => Op::Cancel(rng.random_range(0..64)),
-        48..52 => Op::DropGrant(rng.random_range(0..64)),
-        52..62 => Op::Deliver(rng.random_range(0..64)),
-        62..74 => Op::Create(rng.random_range(0..64), {
+        42..52 => Op::Deliver(rng.random_range(0..64)),
+        52..64 => Op::Create(rng.random_range(0..64), {
             let r = rng.random_range(0..20);
             if r < 16 {
                 0
@@ -64,9 +60,8 @@ fn op(rng: &mut StdRng) -> Op {
                 2
             }
         }),
-        74..80 => Op::Check(rng.random_range(0..64), rng.random_bool(0.85)),
-        80..95 => Op::Advance(rng.random_range(0..200)),
-        _ => Op::AdvanceToTimeout,
+        64..70 => Op::Check(rng.random_range(0..64), rng.random_bool(0.85)),
+        _ => Op::Queue(queue_step(rng, 200)),
     }
 }
 
@@ -75,13 +70,10 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         5 => (0u64..300).prop_map(Op::Get),
         3 => (0usize..64, any::<bool>()).prop_map(|(i, b)| Op::Release(i, b)),
         1 => Just(Op::ReleaseStale),
-        1 => (0usize..64).prop_map(Op::Cancel),
-        1 => (0usize..64).prop_map(Op::DropGrant),
         2 => (0usize..64).prop_map(Op::Deliver),
         3 => (0usize..64, 0u8..3).prop_map(|(i, k)| Op::Create(i, k)),
         1 => (0usize..64, any::<bool>()).prop_map(|(i, b)| Op::Check(i, b)),
-        3 => (0u64..200).prop_map(Op::Advance),
-        1 => Just(Op::AdvanceToTimeout),
+        6 => queue_step_strategy(200).prop_map(Op::Queue),
     ]
 }
 
@@ -98,8 +90,7 @@ struct Model {
     held: Vec<(SlotId, Instant)>,
     /// Granted but not yet delivered.
     undelivered: Vec<(WaiterId, SlotId, Instant)>,
-    /// Live waiters in arrival order.
-    queue: Vec<(WaiterId, Instant)>,
+    queue: Waiters,
     returned: Vec<SlotId>,
 }
 
@@ -132,31 +123,15 @@ impl Model {
                     }
                 }
                 PoolAction::Grant { waiter, slot } => {
-                    let (head, deadline) = *self.queue.first().expect("grant to a waiter");
-                    assert_eq!(waiter, head, "grant out of FIFO order");
-                    assert!(deadline > self.now, "granted after its deadline");
+                    self.queue.granted(waiter, self.now);
                     assert!(self.open.contains(&slot) && !self.in_use(slot));
                     assert!(!self.checking.contains(&slot));
-                    self.queue.remove(0);
                     self.undelivered.push((waiter, slot, self.now));
                 }
-                PoolAction::TimedOut { waiter, .. } => {
-                    let i = self
-                        .queue
-                        .iter()
-                        .position(|&(w, _)| w == waiter)
-                        .expect("queued");
-                    assert!(self.queue[i].1 <= self.now, "timed out early");
-                    self.queue.remove(i);
-                }
+                PoolAction::TimedOut { waiter, .. } => self.queue.timed_out(waiter, self.now),
                 PoolAction::Failed { waiter, failure } => {
                     assert_eq!(failure, CreateFailure::Fatal);
-                    let i = self
-                        .queue
-                        .iter()
-                        .position(|&(w, _)| w == waiter)
-                        .expect("queued");
-                    self.queue.remove(i);
+                    self.queue.remove(waiter);
                 }
                 PoolAction::LeakSuspected { slot, held_for } => {
                     assert!(self.in_use(slot), "leak report of a slot not in use");
@@ -227,7 +202,7 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
                     }
                     Get::Queued(w) => {
                         assert!(deadline > now && m.queue.len() < m.max_waiters);
-                        m.queue.push((w, deadline));
+                        m.queue.push(w, deadline);
                     }
                     Get::Rejected(Rejection::WouldWait) => assert!(deadline <= now),
                     Get::Rejected(Rejection::QueueFull) => {
@@ -246,21 +221,18 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
                 p.release(now, s, health).expect("held slot returns");
                 m.returned.push(s);
             }
-            Op::ReleaseStale if !m.returned.is_empty() => {
-                let s = m.returned[m.returned.len() / 2];
-                if !m.in_use(s) {
-                    assert_eq!(
-                        p.release(now, s, Health::Healthy),
-                        Err(PoolError::UnknownSlot(s))
-                    );
-                }
+            Op::ReleaseStale => release_stale(
+                &m.returned,
+                |s| m.in_use(s),
+                |s| p.release(now, s, Health::Healthy),
+                PoolError::UnknownSlot,
+            ),
+            Op::Queue(QueueStep::Cancel(i)) => {
+                let cancel = |w| p.cancel(now, w);
+                m.queue
+                    .cancel(i, cancel, Cancelled::Dequeued, PoolError::UnknownWaiter);
             }
-            Op::Cancel(i) if !m.queue.is_empty() => {
-                let (w, _) = m.queue.remove(i % m.queue.len());
-                assert_eq!(p.cancel(now, w), Ok(Cancelled::Dequeued));
-                assert_eq!(p.cancel(now, w), Err(PoolError::UnknownWaiter(w)));
-            }
-            Op::DropGrant(i) if !m.undelivered.is_empty() => {
+            Op::Queue(QueueStep::DropGrant(i)) if !m.undelivered.is_empty() => {
                 let (w, s, _) = m.undelivered.remove(i % m.undelivered.len());
                 assert_eq!(p.cancel(now, w), Ok(Cancelled::Released(s)));
                 m.returned.push(s);
@@ -298,19 +270,12 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
                     m.checking.push(s); // its Close (cause Broken) removes it
                 }
             }
-            Op::Advance(dt) => {
-                m.now = now.saturating_add(Duration::from_millis(dt));
-                p.handle_timeout(m.now);
-                m.apply(&mut p);
-                assert!(
-                    m.queue.iter().all(|&(_, d)| d > m.now),
-                    "a waiter outlived its deadline"
-                );
-            }
-            Op::AdvanceToTimeout => {
-                if let Some(t) = p.poll_timeout() {
-                    m.now = m.now.max(t);
-                    p.handle_timeout(m.now);
+            Op::Queue(step) => {
+                if let Some(t) = advanced(&step, now, p.poll_timeout()) {
+                    m.now = t;
+                    p.handle_timeout(t);
+                    m.apply(&mut p);
+                    m.queue.assert_none_overdue(t);
                 }
             }
             _ => {}
@@ -319,7 +284,7 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
         m.check(&p, max_size);
     }
     // Tear down: cancel waiters, return everything, finish every creation and check.
-    for (w, _) in std::mem::take(&mut m.queue) {
+    for w in m.queue.drain() {
         assert_eq!(p.cancel(m.now, w), Ok(Cancelled::Dequeued));
     }
     for (w, s, _) in std::mem::take(&mut m.undelivered) {
@@ -351,7 +316,7 @@ fn run(config: PoolConfig, ops: impl IntoIterator<Item = Op>) -> PoolStats {
     match p.get(m.now, later) {
         Get::Ready(s) => m.held.push((s, m.now)),
         Get::Queued(w) => {
-            m.queue.push((w, later));
+            m.queue.push(w, later);
             m.apply(&mut p);
             for _ in 0..50 {
                 if let Some(s) = m.creating.pop() {
@@ -424,27 +389,19 @@ fn seeded_random_sequences_match_the_model() {
 #[test]
 fn many_cancellations_leave_no_slot_behind() {
     // 100,000 gets and grants dropped at random points, in one long run.
-    let mut rng = StdRng::seed_from_u64(0xD20B);
-    let ops = (0..100_000).map(move |_| match rng.random_range(0..12) {
+    let ops = churn(0xD20B, 20, Op::Queue, |rng| match rng.random_range(0..8) {
         0..4 => Op::Get(rng.random_range(1..100)),
-        4..6 => Op::Cancel(rng.random_range(0..64)),
-        6 => Op::DropGrant(rng.random_range(0..64)),
-        7 => Op::Deliver(rng.random_range(0..64)),
-        8 => Op::Release(rng.random_range(0..64), false),
-        9 => Op::Create(rng.random_range(0..64), 0),
-        10 => Op::Check(rng.random_range(0..64), true),
-        _ => Op::Advance(rng.random_range(0..20)),
+        4 => Op::Deliver(rng.random_range(0..64)),
+        5 => Op::Release(rng.random_range(0..64), false),
+        6 => Op::Create(rng.random_range(0..64), 0),
+        _ => Op::Check(rng.random_range(0..64), true),
     });
     let s = run(config(2), ops);
     assert!(s.cancelled > 10_000, "{s:?}");
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::model_cases())]
 
     #[test]
     fn proptest_sequences_match_the_model(
