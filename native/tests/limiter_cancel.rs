@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use perfopt::limiter::{AcquireError, Algorithm, Limiter, LimiterConfig, LimiterLayer, Outcome};
 use perfopt_core::limiter::{AimdConfig, LimiterError};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 mod common;
-use common::poll_then_drop;
+use common::{poll_then_drop, spawn_seeded};
 
 const OPERATIONS: usize = 100_000;
 const TASKS: usize = 16;
@@ -35,51 +34,47 @@ fn limiter(algorithm: Algorithm) -> Limiter {
 }
 
 async fn hammer(limiter: Limiter, seed: u64) {
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|t| {
-            let limiter = limiter.clone();
-            tokio::spawn(async move {
-                let mut rng = SmallRng::seed_from_u64(seed * 1000 + t as u64);
-                for _ in 0..OPERATIONS / TASKS {
-                    let yields = rng.random_range(0..4);
-                    let polls = rng.random_range(1..8);
-                    match rng.random_range(0..10) {
-                        0..=4 => {
-                            poll_then_drop(limiter.run(work(yields)), polls).await;
-                        }
-                        5 => {
-                            let micros = rng.random_range(1..300);
-                            let _ = tokio::time::timeout(
-                                Duration::from_micros(micros),
-                                limiter.run(work(yields)),
-                            )
-                            .await;
-                        }
-                        6 => {
-                            let timeout = Duration::from_micros(rng.random_range(1..2_000));
-                            poll_then_drop(limiter.run_timeout(timeout, work(yields)), polls).await;
-                        }
-                        7 => {
-                            poll_then_drop(limiter.try_run(work(yields)), polls).await;
-                        }
-                        _ => {
-                            let held = async {
-                                let mut permit = limiter.acquire().await?;
-                                permit.set_outcome(Outcome::Dropped);
-                                work(yields).await;
-                                permit.release(Outcome::Success);
-                                Ok::<_, AcquireError>(())
-                            };
-                            poll_then_drop(held, polls).await;
-                        }
-                    }
+    spawn_seeded(
+        TASKS,
+        OPERATIONS / TASKS,
+        seed,
+        limiter,
+        |limiter, mut rng| async move {
+            let yields = rng.random_range(0..4);
+            let polls = rng.random_range(1..8);
+            match rng.random_range(0..10) {
+                0..=4 => {
+                    poll_then_drop(limiter.run(work(yields)), polls).await;
                 }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("task");
-    }
+                5 => {
+                    let micros = rng.random_range(1..300);
+                    let _ = tokio::time::timeout(
+                        Duration::from_micros(micros),
+                        limiter.run(work(yields)),
+                    )
+                    .await;
+                }
+                6 => {
+                    let timeout = Duration::from_micros(rng.random_range(1..2_000));
+                    poll_then_drop(limiter.run_timeout(timeout, work(yields)), polls).await;
+                }
+                7 => {
+                    poll_then_drop(limiter.try_run(work(yields)), polls).await;
+                }
+                _ => {
+                    let held = async {
+                        let mut permit = limiter.acquire().await?;
+                        permit.set_outcome(Outcome::Dropped);
+                        work(yields).await;
+                        permit.release(Outcome::Success);
+                        Ok::<_, AcquireError>(())
+                    };
+                    poll_then_drop(held, polls).await;
+                }
+            }
+        },
+    )
+    .await;
 }
 
 async fn assert_clean_and_serving(limiter: &Limiter) {

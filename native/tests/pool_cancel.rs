@@ -12,7 +12,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 mod common;
-use common::poll_then_drop;
+use common::{poll_then_drop, spawn_seeded};
 
 const OPERATIONS: usize = 100_000;
 const TASKS: usize = 16;
@@ -115,53 +115,49 @@ fn pool(
 }
 
 async fn hammer(pool: &Pool<Flaky>, seed: u64) {
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|t| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let mut rng = SmallRng::seed_from_u64(seed * 1000 + t as u64);
-                for _ in 0..OPERATIONS / TASKS {
-                    let hold = rng.random_range(0..4);
-                    let polls = rng.random_range(1..8);
-                    let broken = rng.random_range(0..20) == 0;
-                    let use_it = async |conn: Result<perfopt::pool::Pooled<'_, Flaky>, _>| {
-                        if let Ok(mut conn) = conn {
-                            yields(hold).await;
-                            if broken {
-                                conn.mark_broken();
-                            }
-                        }
-                    };
-                    match rng.random_range(0..20) {
-                        0..=11 => {
-                            poll_then_drop(async { use_it(pool.get().await).await }, polls).await;
-                        }
-                        12..=14 => {
-                            let micros = rng.random_range(1..500);
-                            let _ = tokio::time::timeout(Duration::from_micros(micros), async {
-                                use_it(pool.get().await).await;
-                            })
-                            .await;
-                        }
-                        15..=16 => {
-                            let timeout = Duration::from_micros(rng.random_range(1..3_000));
-                            let got = async { use_it(pool.get_timeout(timeout).await).await };
-                            poll_then_drop(got, polls).await;
-                        }
-                        17..=18 => use_it(pool.try_get()).await,
-                        _ => {
-                            if let Some(Ok(conn)) = poll_then_drop(pool.get(), polls).await {
-                                drop(conn.detach());
-                            }
-                        }
+    spawn_seeded(
+        TASKS,
+        OPERATIONS / TASKS,
+        seed,
+        pool.clone(),
+        |pool, mut rng| async move {
+            let hold = rng.random_range(0..4);
+            let polls = rng.random_range(1..8);
+            let broken = rng.random_range(0..20) == 0;
+            let use_it = async |conn: Result<perfopt::pool::Pooled<'_, Flaky>, _>| {
+                if let Ok(mut conn) = conn {
+                    yields(hold).await;
+                    if broken {
+                        conn.mark_broken();
                     }
                 }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("task");
-    }
+            };
+            match rng.random_range(0..20) {
+                0..=11 => {
+                    poll_then_drop(async { use_it(pool.get().await).await }, polls).await;
+                }
+                12..=14 => {
+                    let micros = rng.random_range(1..500);
+                    let _ = tokio::time::timeout(Duration::from_micros(micros), async {
+                        use_it(pool.get().await).await;
+                    })
+                    .await;
+                }
+                15..=16 => {
+                    let timeout = Duration::from_micros(rng.random_range(1..3_000));
+                    let got = async { use_it(pool.get_timeout(timeout).await).await };
+                    poll_then_drop(got, polls).await;
+                }
+                17..=18 => use_it(pool.try_get()).await,
+                _ => {
+                    if let Some(Ok(conn)) = poll_then_drop(pool.get(), polls).await {
+                        drop(conn.detach());
+                    }
+                }
+            }
+        },
+    )
+    .await;
 }
 
 async fn assert_clean_and_serving(pool: &Pool<Flaky>, live: &AtomicUsize) {
