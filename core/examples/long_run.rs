@@ -5,7 +5,10 @@
 //! after that, and the last day (every 3 days with `--every-3-days`): the heap held by the
 //! whole process (a counting allocator), the recorder's own estimate of its encoded tiers,
 //! full-resolution bytes per value, the mean cost of a sample over the last simulated hour,
-//! the time to build a report and a `latest` one (what `/metrics` reads; best of 3 each).
+//! the time to build a report (best of 6, in two rounds) and a `latest` one (what
+//! `/metrics` reads), a live update
+//! (the delta since the previous sample, from a report built for it: what the live stream
+//! sends each second), and a report built and written as JSON (best of 3 each).
 //! `--write FILE` saves the last day's report (for `perfopt report show FILE`).
 //!
 //! ```text
@@ -18,6 +21,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant as WallClock;
 
+use perfopt_core::report::delta::{Cursor, Delta};
 use perfopt_core::report::{Meta, Recorder, Target, metrics};
 use perfopt_core::rules::default_rules;
 use perfopt_core::{Duration, Instant};
@@ -124,7 +128,7 @@ fn main() {
     let mut rec = Recorder::new(t0, meta, default_rules()).expect("default rules");
     let mut rng = Rng(42);
     println!(
-        "{:>4} {:>10} {:>10} {:>10} {:>9} {:>11} {:>10} {:>12} {:>10}",
+        "{:>4} {:>10} {:>10} {:>10} {:>9} {:>11} {:>10} {:>12} {:>10} {:>10} {:>10}",
         "day",
         "heap MB",
         "full MB",
@@ -133,7 +137,9 @@ fn main() {
         "ns/sample",
         "full rows",
         "report ms",
-        "latest ms"
+        "latest ms",
+        "delta ms",
+        "json ms"
     );
     let mut hour_start = WallClock::now();
     for s in 0..days * 86_400 {
@@ -169,9 +175,24 @@ fn main() {
                 latest = latest.min(w.elapsed().as_secs_f64() * 1000.0);
                 assert_eq!(report.series.len(), 1);
             }
+            let (mut delta, mut json) = (f64::INFINITY, f64::INFINITY);
+            for _ in 0..3 {
+                let w = WallClock::now();
+                let report = rec.report(end);
+                best = best.min(w.elapsed().as_secs_f64() * 1000.0);
+                let mut from = Cursor::of(&report);
+                from.last_t_ms = from.last_t_ms.map(|t| t - 1000);
+                let d = Delta::since(&report, from);
+                delta = delta.min(w.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(d.t_ms.len(), 1, "one new sample");
+                let w = WallClock::now();
+                let text = rec.report(end).to_json();
+                json = json.min(w.elapsed().as_secs_f64() * 1000.0);
+                assert!(text.len() > 1000);
+            }
             let f = rec.footprint();
             println!(
-                "{day:>4} {:>10.2} {:>10.2} {:>10.2} {:>9.2} {:>11.0} {:>10} {:>12.1} {:>10.3}",
+                "{day:>4} {:>10.2} {:>10.2} {:>10.2} {:>9.2} {:>11.0} {:>10} {:>12.1} {:>10.3} {:>10.2} {:>10.0}",
                 (LIVE.load(Ordering::Relaxed) - base) as f64 / 1e6,
                 f.full_bytes as f64 / 1e6,
                 f.rollup_bytes as f64 / 1e6,
@@ -179,7 +200,9 @@ fn main() {
                 per_sample,
                 rows,
                 best,
-                latest
+                latest,
+                delta,
+                json
             );
         }
     }

@@ -144,7 +144,9 @@ fn deltas_rebuild_the_live_report_and_reconnects_catch_up() {
             break perfopt::report_file::load(&out).unwrap();
         }
     };
-    while Cursor::of(&reader) != Cursor::of(&fin) {
+    // The last sample may arrive before the run's end is stamped: the end comes as one more
+    // delta (no sample, a later `ended_at`, the summaries as of the end).
+    while Cursor::of(&reader) != Cursor::of(&fin) || reader.meta.ended_at != fin.meta.ended_at {
         let (_, delta) = stream.next_delta();
         apply(&mut reader, &delta).unwrap();
     }

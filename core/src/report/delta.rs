@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AlertRecord, MemoryAnalysis, MetricSummary, ProfileRow, Recommendation, Report, Retention,
-    Rollup,
+    Rollup, RollupRows,
 };
 
 /// A reader's position in a live report.
@@ -190,7 +190,7 @@ impl Delta {
                 let step = r.step_ms.max(1);
                 let first_row = from.last_t_ms.map_or(0, |last| last - last % step);
                 RollupDelta {
-                    keep_from_ms: r.t_ms.first().copied(),
+                    keep_from_ms: r.first_t_ms(),
                     rows: r.tail(first_row),
                 }
             })
@@ -249,12 +249,7 @@ pub fn apply(report: &mut Report, delta: &Delta) -> Result<(), DeltaError> {
             .get(i)
             .is_none_or(|r| r.step_ms != d.rows.step_ms)
         {
-            let empty = Rollup {
-                step_ms: d.rows.step_ms,
-                span_ms: d.rows.span_ms,
-                t_ms: Vec::new(),
-                metrics: BTreeMap::new(),
-            };
+            let empty = Rollup::new(d.rows.step_ms, d.rows.span_ms, RollupRows::default());
             match report.rollups.get_mut(i) {
                 Some(r) => *r = empty,
                 None => report.rollups.push(empty),
@@ -360,9 +355,9 @@ mod tests {
             for r in &d.rollups {
                 // Only the row holding the cursor's last sample and the ones after it.
                 assert!(
-                    r.rows.t_ms.len() <= 2,
+                    r.rows.rows().t_ms.len() <= 2,
                     "after sample {s}: {:?}",
-                    r.rows.t_ms
+                    r.rows.rows().t_ms
                 );
             }
             apply(&mut reader, &d).unwrap();
@@ -382,17 +377,18 @@ mod tests {
         assert!(reader.series.t_ms()[0] > 400_000, "full resolution dropped");
         for r in &reader.rollups {
             assert!(
-                r.t_ms[0] > 0 && r.t_ms.len() < 1_100,
+                r.rows().t_ms[0] > 0 && r.rows().t_ms.len() < 1_100,
                 "tier {} dropped",
                 r.step_ms
             );
         }
         // The finest tier's last row is the open one, holding the last sample; a coarser
         // tier gets a finer row when it closes.
-        assert_eq!(reader.rollups[0].t_ms.last(), Some(&2_600_000));
+        assert_eq!(reader.rollups[0].rows().t_ms.last(), Some(&2_600_000));
         for r in &reader.rollups[1..] {
             assert!(
-                r.t_ms
+                r.rows()
+                    .t_ms
                     .last()
                     .is_some_and(|&t| t + 2 * r.step_ms > 2_600_000)
             );

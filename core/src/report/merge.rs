@@ -610,8 +610,11 @@ mod tests {
         assert_eq!(fleet.rollups.len(), 2);
         let minute = &fleet.rollups[0];
         assert_eq!(minute.step_ms, 60_000);
-        assert_eq!(minute.t_ms, (0..10).map(|m| m * 60_000).collect::<Vec<_>>());
-        let col = &minute.metrics[metrics::SYS_CPU];
+        assert_eq!(
+            minute.rows().t_ms,
+            (0..10).map(|m| m * 60_000).collect::<Vec<_>>()
+        );
+        let col = &minute.rows().metrics[metrics::SYS_CPU];
         // Row counts add: a has 59 + 60×4 + 1 samples in minutes 0..=5, b 59 + … from 2.
         assert_eq!(col.count.iter().sum::<u64>(), 720);
         assert_eq!(col.count[3], 120, "both hosts' whole minute");
@@ -638,7 +641,10 @@ mod tests {
             }
         }
         // The hour tier: one row, without each host's open minute (1 sample each).
-        assert_eq!(fleet.rollups[1].metrics[metrics::SYS_CPU].count, vec![718]);
+        assert_eq!(
+            fleet.rollups[1].rows().metrics[metrics::SYS_CPU].count,
+            vec![718]
+        );
         // Order does not matter.
         assert_eq!(merge([("b", &rb), ("a", &ra)]).unwrap(), fleet);
     }
@@ -651,13 +657,14 @@ mod tests {
         let fleet = merge([("a", &a), ("c", &c)]).unwrap();
         fleet.validate().unwrap();
         let minute = &fleet.rollups[0];
-        assert_eq!(minute.t_ms, vec![0, 60_000, 120_000]);
-        let col = &minute.metrics[metrics::SYS_CPU];
+        assert_eq!(minute.rows().t_ms, vec![0, 60_000, 120_000]);
+        let col = &minute.rows().metrics[metrics::SYS_CPU];
         // c's row 0 (its seconds 1..59, fleet time 31..89 s) joins fleet row 0.
         assert_eq!(col.count, vec![59 + 59, 60 + 60, 1 + 1]);
         assert_eq!(col.max[0], Some(50.0));
         let mut d = host_with("d", 0, &[1.0]);
         d.rollups[0]
+            .rows_mut()
             .metrics
             .get_mut(metrics::SYS_CPU)
             .unwrap()

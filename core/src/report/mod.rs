@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use recorder::{Footprint, MAX_ALERTS, Recorder, evaluate};
 pub use series::Series;
-pub use tiers::{Retention, Rollup, RollupColumn, TierSpec, rollup_bucket};
+pub use tiers::{Retention, Rollup, RollupColumn, RollupRows, TierSpec, rollup_bucket};
 
 use crate::rules::{Aggregate, AlertState, Rule, Severity};
 use crate::stats::{Histogram, Summary};
@@ -545,7 +545,8 @@ impl Report {
         let tier = self
             .rollups
             .iter()
-            .find(|r| r.t_ms.len() <= max_rows && r.t_ms.first().is_some_and(|&t| t <= first))?;
+            .find(|r| r.len() <= max_rows && r.first_t_ms().is_some_and(|t| t <= first))?
+            .rows();
         let columns = tier
             .metrics
             .iter()

@@ -257,7 +257,7 @@ fn rollup_percentiles_match_the_raw_span_within_the_histogram_bound() {
     let minutes = &report.rollups[0];
     let hours = &report.rollups[1];
     assert_eq!((minutes.step_ms, hours.step_ms), (60_000, 3_600_000));
-    assert_eq!(minutes.t_ms.len(), 120);
+    assert_eq!(minutes.rows().t_ms.len(), 120);
     let raw = |from: u64, to: u64| -> Vec<f64> {
         let col = series.column(metrics::SYS_CPU).unwrap();
         let mut v: Vec<f64> = series
@@ -271,8 +271,8 @@ fn rollup_percentiles_match_the_raw_span_within_the_histogram_bound() {
         v
     };
     // Every minute row: exact count, min, max and mean.
-    let col = &minutes.metrics[metrics::SYS_CPU];
-    for (i, &t) in minutes.t_ms.iter().enumerate() {
+    let col = &minutes.rows().metrics[metrics::SYS_CPU];
+    for (i, &t) in minutes.rows().t_ms.iter().enumerate() {
         let v = raw(t, t + 60_000);
         assert_eq!(col.count[i], v.len() as u64);
         assert_eq!(col.min[i], Some(v[0]));
@@ -301,7 +301,7 @@ fn rollup_percentiles_match_the_raw_span_within_the_histogram_bound() {
         }
     }
     // Hours are exact merges of their minutes.
-    let h = &hours.metrics[metrics::SYS_CPU];
+    let h = &hours.rows().metrics[metrics::SYS_CPU];
     assert_eq!(h.count[0], col.count[..60].iter().sum::<u64>());
     assert_eq!(
         h.max[0],
@@ -322,9 +322,9 @@ fn full_resolution_is_bounded_by_its_span_and_rollups_by_theirs() {
     assert!(r.series.len() <= 600 + 512, "{}", r.series.len());
     assert_eq!(*r.series.t_ms().last().unwrap(), (5 * 3600 - 1) * 1000 + 2);
     // 3 h of minutes (plus a block), 5 h of 10-minute rows.
-    assert!(r.rollups[0].t_ms.len() <= 180 + 512);
-    assert!(r.rollups[0].t_ms.len() >= 180);
-    assert_eq!(r.rollups[1].t_ms.len(), 30);
+    assert!(r.rollups[0].rows().t_ms.len() <= 180 + 512);
+    assert!(r.rollups[0].rows().t_ms.len() >= 180);
+    assert_eq!(r.rollups[1].rows().t_ms.len(), 30);
     // Whole-run summaries still count every sample.
     assert_eq!(r.summaries[metrics::SYS_CPU].summary.count, 5 * 3600);
     assert!(rec.set_retention(Retention::default()).is_err());
@@ -526,12 +526,12 @@ fn an_overview_draws_the_run_from_its_finest_rollup() {
         .overview(5000)
         .expect("2 h at 1 s with a minute tier has an overview");
     // One sample per minute row (the open one included), its mean.
-    assert_eq!(o.series.t_ms(), minute.t_ms.as_slice());
+    assert_eq!(o.series.t_ms(), minute.rows().t_ms.as_slice());
     assert_eq!(o.series.len(), 121);
     for name in [metrics::SYS_CPU, metrics::PROC_RSS, metrics::PROC_THREADS] {
         assert_eq!(
             o.series.column(name).unwrap(),
-            minute.metrics[name].mean.as_slice()
+            minute.rows().metrics[name].mean.as_slice()
         );
     }
     // The mean of minute 10's samples, from the full series.

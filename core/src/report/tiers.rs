@@ -4,13 +4,19 @@
 //!
 //! Everything is held in encoded blocks (see [`super::encoding`]): blocks of
 //! [`BLOCK_ROWS`] rows, dropped whole once their newest row is older than the tier's span.
-//! Appending is `O(metrics)` per sample; decoding a tier is `O(retained rows)`.
+//! Appending is `O(metrics)` per sample; decoding a tier is `O(retained rows)`. Full blocks
+//! are shared (`Arc`): a report's [`Rollup`] holds the tier's blocks as they are, so
+//! building a report costs `O(blocks)` per tier, and rows are decoded when read (JSON,
+//! analysis) — outside the recorder's lock, and for a live update only the new rows.
 
+use alloc::borrow::Cow;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -284,7 +290,7 @@ impl Block {
 #[derive(Clone, Debug, Default)]
 struct Blocks {
     span_ms: u64,
-    blocks: VecDeque<Block>,
+    blocks: VecDeque<Arc<Block>>,
 }
 
 impl Blocks {
@@ -298,7 +304,7 @@ impl Blocks {
     /// Starts a row at `t`: the block it goes to.
     fn start_row(&mut self, t: u64) -> &mut Block {
         if self.blocks.back().is_none_or(|b| b.len >= BLOCK_ROWS) {
-            self.blocks.push_back(Block::default());
+            self.blocks.push_back(Arc::new(Block::default()));
         }
         while self.blocks.len() > 1
             && self
@@ -308,7 +314,8 @@ impl Blocks {
         {
             self.blocks.pop_front();
         }
-        let block = self.blocks.back_mut().expect("just pushed");
+        // Copied first if a report still holds it (once per report and open block).
+        let block = Arc::make_mut(self.blocks.back_mut().expect("just pushed"));
         let (times, tenc) = (&mut block.times, &mut block.tenc);
         tenc.push(times, t);
         block
@@ -332,8 +339,9 @@ impl Blocks {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.blocks.iter().map(Block::heap_bytes).sum::<usize>()
-            + self.blocks.capacity() * core::mem::size_of::<Block>()
+        self.blocks.iter().map(|b| b.heap_bytes()).sum::<usize>()
+            + self.blocks.len() * core::mem::size_of::<Block>()
+            + self.blocks.capacity() * core::mem::size_of::<Arc<Block>>()
     }
 
     fn names(&self) -> BTreeMap<&str, f64> {
@@ -502,52 +510,16 @@ impl TierStore {
         }
     }
 
-    /// The tier as report data.
+    /// The tier as report data: its blocks shared, its open row copied (`O(blocks +
+    /// metrics)`); rows are decoded when read.
     pub(crate) fn to_rollup(&self) -> Rollup {
-        // Column by column, straight from the encoded blocks into the report's arrays:
-        // no per-row map, one histogram allocation per non-empty row.
-        let closed = self.blocks.rows();
-        let rows = closed + usize::from(self.open.is_some());
-        let mut t_ms = Vec::with_capacity(rows);
-        let mut metrics: BTreeMap<String, RollupColumn> = BTreeMap::new();
-        for b in &self.blocks.blocks {
-            let base = t_ms.len();
-            t_ms.extend(b.times());
-            for (name, c) in &b.columns {
-                let col = match metrics.get_mut(name.as_str()) {
-                    Some(col) => col,
-                    None => metrics
-                        .entry(name.clone())
-                        .or_insert_with(|| RollupColumn::empty(c.scale, rows)),
-                };
-                let (mut pos, mut prev_min) = (0, 0);
-                for i in 0..c.written {
-                    let Some(agg) = Agg::decode(&c.bytes, &mut pos, &mut prev_min) else {
-                        break;
-                    };
-                    let row = base + c.start + i;
-                    if agg.count > 0 && row < rows {
-                        col.set(row, c.scale, &agg);
-                    }
-                }
-            }
-        }
-        if let Some((t, aggs)) = &self.open {
-            t_ms.push(*t);
-            for (name, (scale, agg)) in aggs {
-                let col = metrics
-                    .entry(name.clone())
-                    .or_insert_with(|| RollupColumn::empty(*scale, rows));
-                if agg.count > 0 {
-                    col.set(rows - 1, *scale, agg);
-                }
-            }
-        }
         Rollup {
             step_ms: self.spec.step_ms,
             span_ms: self.spec.span_ms,
-            t_ms,
-            metrics,
+            data: Data::Blocks(Arc::new(Shared {
+                blocks: self.blocks.blocks.iter().cloned().collect(),
+                open: self.open.clone(),
+            })),
         }
     }
 
@@ -557,6 +529,7 @@ impl TierStore {
             step_ms: r.step_ms,
             span_ms: r.span_ms,
         });
+        let r = r.rows();
         let mut rows: Vec<Row> = r.t_ms.iter().map(|&t| (t, BTreeMap::new())).collect();
         for (name, col) in &r.metrics {
             for (i, row) in rows.iter_mut().enumerate() {
@@ -640,17 +613,211 @@ impl Tiers {
 // ---------------------------------------------------------------------------------------
 // Report data
 
-/// A rollup tier in a report: one row per `step_ms` that had samples.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A rollup tier in a report: one row per `step_ms` that had samples ([`RollupRows`]).
+///
+/// A tier read from JSON or built by a merge holds its rows; a tier of a report the
+/// [`Recorder`](super::Recorder) built shares the recorder's encoded blocks and decodes
+/// its rows when they are read ([`rows`](Rollup::rows)), so that building a report does
+/// not grow with the tier. In JSON it is `{step_ms, span_ms, t_ms, metrics}` either way.
+#[derive(Clone)]
 pub struct Rollup {
     /// Width of a row, ms.
     pub step_ms: u64,
     /// How far back the tier reaches, ms.
     pub span_ms: u64,
+    data: Data,
+}
+
+/// The rows of a rollup tier.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RollupRows {
     /// Row start times, ms since the report start, increasing, multiples of `step_ms`.
     pub t_ms: Vec<u64>,
     /// Per metric: one entry per row in each array.
     pub metrics: BTreeMap<String, RollupColumn>,
+}
+
+#[derive(Clone)]
+enum Data {
+    Rows(RollupRows),
+    Blocks(Arc<Shared>),
+}
+
+/// A recorder tier's blocks as a report took them, and its open row.
+struct Shared {
+    blocks: Vec<Arc<Block>>,
+    open: Option<Row>,
+}
+
+impl Shared {
+    /// The rows of `blocks` (all, or the newest from `first_block` on) and of the open row,
+    /// column by column straight from the encoded blocks: no per-row map, one histogram
+    /// allocation per non-empty row.
+    fn decode(&self, first_block: usize) -> RollupRows {
+        let blocks = self.blocks.get(first_block..).unwrap_or_default();
+        let closed: usize = blocks.iter().map(|b| b.len).sum();
+        let rows = closed + usize::from(self.open.is_some());
+        let mut t_ms = Vec::with_capacity(rows);
+        let mut metrics: BTreeMap<String, RollupColumn> = BTreeMap::new();
+        for b in blocks {
+            let base = t_ms.len();
+            t_ms.extend(b.times());
+            for (name, c) in &b.columns {
+                let col = match metrics.get_mut(name.as_str()) {
+                    Some(col) => col,
+                    None => metrics
+                        .entry(name.clone())
+                        .or_insert_with(|| RollupColumn::empty(c.scale, rows)),
+                };
+                let (mut pos, mut prev_min) = (0, 0);
+                for i in 0..c.written {
+                    let Some(agg) = Agg::decode(&c.bytes, &mut pos, &mut prev_min) else {
+                        break;
+                    };
+                    let row = base + c.start + i;
+                    if agg.count > 0 && row < rows {
+                        col.set(row, c.scale, &agg);
+                    }
+                }
+            }
+        }
+        if let Some((t, aggs)) = &self.open {
+            t_ms.push(*t);
+            for (name, (scale, agg)) in aggs {
+                let col = metrics
+                    .entry(name.clone())
+                    .or_insert_with(|| RollupColumn::empty(*scale, rows));
+                if agg.count > 0 {
+                    col.set(rows - 1, *scale, agg);
+                }
+            }
+        }
+        RollupRows { t_ms, metrics }
+    }
+}
+
+impl Rollup {
+    /// A tier of `rows`.
+    pub fn new(step_ms: u64, span_ms: u64, rows: RollupRows) -> Rollup {
+        Rollup {
+            step_ms,
+            span_ms,
+            data: Data::Rows(rows),
+        }
+    }
+
+    /// The rows: borrowed when held, decoded from the shared blocks otherwise
+    /// (`O(rows)`).
+    pub fn rows(&self) -> Cow<'_, RollupRows> {
+        match &self.data {
+            Data::Rows(rows) => Cow::Borrowed(rows),
+            Data::Blocks(shared) => Cow::Owned(shared.decode(0)),
+        }
+    }
+
+    /// The rows to change (decoded once, then held).
+    pub fn rows_mut(&mut self) -> &mut RollupRows {
+        if let Data::Blocks(shared) = &self.data {
+            self.data = Data::Rows(shared.decode(0));
+        }
+        match &mut self.data {
+            Data::Rows(rows) => rows,
+            Data::Blocks(_) => unreachable!("decoded above"),
+        }
+    }
+
+    /// Rows held, without decoding them.
+    pub fn len(&self) -> usize {
+        match &self.data {
+            Data::Rows(rows) => rows.t_ms.len(),
+            Data::Blocks(shared) => {
+                shared.blocks.iter().map(|b| b.len).sum::<usize>()
+                    + usize::from(shared.open.is_some())
+            }
+        }
+    }
+
+    /// Whether the tier has no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first row's start time (ms), without decoding the rows.
+    pub fn first_t_ms(&self) -> Option<u64> {
+        match &self.data {
+            Data::Rows(rows) => rows.t_ms.first().copied(),
+            Data::Blocks(shared) => shared
+                .blocks
+                .first()
+                .and_then(|b| b.times().first().copied())
+                .or_else(|| shared.open.as_ref().map(|(t, _)| *t)),
+        }
+    }
+}
+
+impl fmt::Debug for Rollup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = self.rows();
+        f.debug_struct("Rollup")
+            .field("step_ms", &self.step_ms)
+            .field("span_ms", &self.span_ms)
+            .field("t_ms", &rows.t_ms)
+            .field("metrics", &rows.metrics)
+            .finish()
+    }
+}
+
+impl PartialEq for Rollup {
+    fn eq(&self, other: &Rollup) -> bool {
+        self.step_ms == other.step_ms
+            && self.span_ms == other.span_ms
+            && self.rows() == other.rows()
+    }
+}
+
+/// The JSON form, written.
+#[derive(Serialize)]
+struct RollupOut<'a> {
+    step_ms: u64,
+    span_ms: u64,
+    t_ms: &'a [u64],
+    metrics: &'a BTreeMap<String, RollupColumn>,
+}
+
+/// The JSON form, read.
+#[derive(Deserialize)]
+struct RollupIn {
+    step_ms: u64,
+    span_ms: u64,
+    t_ms: Vec<u64>,
+    metrics: BTreeMap<String, RollupColumn>,
+}
+
+impl Serialize for Rollup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let rows = self.rows();
+        RollupOut {
+            step_ms: self.step_ms,
+            span_ms: self.span_ms,
+            t_ms: &rows.t_ms,
+            metrics: &rows.metrics,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rollup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rollup, D::Error> {
+        let r = RollupIn::deserialize(d)?;
+        Ok(Rollup::new(
+            r.step_ms,
+            r.span_ms,
+            RollupRows {
+                t_ms: r.t_ms,
+                metrics: r.metrics,
+            },
+        ))
+    }
 }
 
 /// One metric of a rollup tier. A row with `count` 0 had no value (`null` elsewhere).
@@ -857,14 +1024,15 @@ impl Rollup {
         if self.step_ms == 0 {
             return Err(format!("{name}.step_ms must be > 0"));
         }
-        if let Some(i) = self.t_ms.windows(2).position(|w| w[1] <= w[0]) {
+        let rows = self.rows();
+        if let Some(i) = rows.t_ms.windows(2).position(|w| w[1] <= w[0]) {
             return Err(format!("{name}.t_ms is not increasing at index {}", i + 1));
         }
-        if let Some(t) = self.t_ms.iter().find(|&&t| t % self.step_ms != 0) {
+        if let Some(t) = rows.t_ms.iter().find(|&&t| t % self.step_ms != 0) {
             return Err(format!("{name}.t_ms: {t} is not a multiple of step_ms"));
         }
-        let n = self.t_ms.len();
-        for (m, c) in &self.metrics {
+        let n = rows.t_ms.len();
+        for (m, c) in &rows.metrics {
             let lens = [
                 c.count.len(),
                 c.min.len(),
@@ -908,9 +1076,10 @@ impl Rollup {
     /// their histograms: within 1/32 (3.1 %) of the exact value (plus the unit's
     /// resolution), and clamped to the exact min and max of those rows.
     pub fn quantile(&self, metric: &str, from_ms: u64, to_ms: u64, q: f64) -> Option<f64> {
-        let col = self.metrics.get(metric)?;
+        let rows = self.rows();
+        let col = rows.metrics.get(metric)?;
         let mut merged = Agg::default();
-        for (i, &t) in self.t_ms.iter().enumerate() {
+        for (i, &t) in rows.t_ms.iter().enumerate() {
             if t >= from_ms
                 && t < to_ms
                 && let Some(agg) = col.agg(i)
@@ -942,8 +1111,30 @@ impl Rollup {
 
 impl Rollup {
     /// A copy of the rows starting at or after `from_ms` (columns without a value among
-    /// them left out).
+    /// them left out). From shared blocks only the blocks that reach `from_ms` are
+    /// decoded: a live update costs the new rows, not the tier.
     pub(crate) fn tail(&self, from_ms: u64) -> Rollup {
+        let rows = match &self.data {
+            Data::Rows(rows) => rows.tail(from_ms),
+            Data::Blocks(shared) => {
+                let first = shared.blocks.partition_point(|b| b.last_t < from_ms);
+                shared.decode(first).tail(from_ms)
+            }
+        };
+        Rollup::new(self.step_ms, self.span_ms, rows)
+    }
+
+    /// Replaces the rows from `tail`'s first on by `tail`'s rows, then drops the rows
+    /// before `keep_from_ms` and the columns left without a value.
+    pub(crate) fn splice(&mut self, tail: &Rollup, keep_from_ms: Option<u64>) {
+        self.step_ms = tail.step_ms;
+        self.span_ms = tail.span_ms;
+        self.rows_mut().splice(&tail.rows(), keep_from_ms);
+    }
+}
+
+impl RollupRows {
+    fn tail(&self, from_ms: u64) -> RollupRows {
         let lo = self.t_ms.partition_point(|&t| t < from_ms);
         let metrics = self
             .metrics
@@ -961,19 +1152,13 @@ impl Rollup {
                 (name.clone(), col)
             })
             .collect();
-        Rollup {
-            step_ms: self.step_ms,
-            span_ms: self.span_ms,
+        RollupRows {
             t_ms: self.t_ms[lo..].to_vec(),
             metrics,
         }
     }
 
-    /// Replaces the rows from `tail`'s first on by `tail`'s rows, then drops the rows
-    /// before `keep_from_ms` and the columns left without a value.
-    pub(crate) fn splice(&mut self, tail: &Rollup, keep_from_ms: Option<u64>) {
-        self.step_ms = tail.step_ms;
-        self.span_ms = tail.span_ms;
+    fn splice(&mut self, tail: &RollupRows, keep_from_ms: Option<u64>) {
         let cut = tail.t_ms.first().map_or(self.t_ms.len(), |&first| {
             self.t_ms.partition_point(|&t| t < first)
         });
@@ -1057,6 +1242,7 @@ pub(crate) fn merge_rollups(inputs: &[(u64, &[Rollup])]) -> Result<Vec<Rollup>, 
             let step = r.step_ms.max(1);
             let (span, rows) = tiers.entry(step).or_insert((r.span_ms, BTreeMap::new()));
             *span = (*span).max(r.span_ms);
+            let r = r.rows();
             for (name, col) in &r.metrics {
                 for (i, &t) in r.t_ms.iter().enumerate() {
                     let Some(agg) = col.agg(i) else { continue };
@@ -1090,12 +1276,8 @@ pub(crate) fn merge_rollups(inputs: &[(u64, &[Rollup])]) -> Result<Vec<Rollup>, 
                         .set(i, *scale, agg);
                 }
             }
-            Rollup {
-                step_ms,
-                span_ms,
-                t_ms: rows.keys().copied().collect(),
-                metrics,
-            }
+            let t_ms = rows.keys().copied().collect();
+            Rollup::new(step_ms, span_ms, RollupRows { t_ms, metrics })
         })
         .collect())
 }
@@ -1147,6 +1329,61 @@ mod tests {
     }
 
     #[test]
+    fn a_report_shares_the_blocks_and_decodes_what_it_reads() {
+        // 3,000 one-second rows (six blocks and an open row) of two metrics, one of them
+        // only now and then.
+        let mut store = TierStore::new(TierSpec {
+            step_ms: 1000,
+            span_ms: u64::MAX,
+        });
+        for i in 0..3_000_500u64 / 1000 {
+            store.add(i * 1000, |aggs| {
+                let rec = |aggs: &mut BTreeMap<String, (f64, Agg)>, name: &str, q| {
+                    let (_, agg) = aggs
+                        .entry(String::from(name))
+                        .or_insert((100.0, Agg::default()));
+                    agg.record(q);
+                };
+                rec(aggs, "a", (i * 37 % 1000) as i64);
+                if i % 7 == 0 {
+                    rec(aggs, "b", i as i64);
+                }
+            });
+        }
+        let shared = store.to_rollup();
+        assert!(matches!(shared.data, Data::Blocks(_)));
+        let rows = shared.rows().into_owned();
+        let held = Rollup::new(1000, u64::MAX, rows.clone());
+        assert_eq!(shared, held);
+        assert_eq!(
+            (shared.len(), shared.first_t_ms()),
+            (rows.t_ms.len(), Some(0))
+        );
+        assert_eq!(rows.t_ms.len(), 3_000);
+        // A tail from anywhere (block edges, inside a block, the open row, past the end)
+        // is the same decoded from the blocks as cut from the rows.
+        for from in [
+            0, 1, 511_000, 512_000, 513_500, 2_047_000, 2_999_000, 5_000_000,
+        ] {
+            assert_eq!(shared.tail(from), held.tail(from), "tail from {from}");
+        }
+        // Appending after a report copies the open block; the report keeps what it saw.
+        store.add(3_000_000, |aggs| {
+            aggs.entry(String::from("a"))
+                .or_insert((100.0, Agg::default()))
+                .1
+                .record(1);
+        });
+        assert_eq!(shared.rows().t_ms.len(), 3_000);
+        assert_eq!(store.to_rollup().len(), 3_001);
+        // JSON holds the rows either way.
+        let json = serde_json::to_string(&shared).unwrap();
+        assert_eq!(json, serde_json::to_string(&held).unwrap());
+        let back: Rollup = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back.data, Data::Rows(_)) && back == shared);
+    }
+
+    #[test]
     fn rollup_histograms_are_written_flat_and_read_in_both_forms() {
         let mut store = TierStore::new(TierSpec {
             step_ms: 1000,
@@ -1161,8 +1398,8 @@ mod tests {
             });
         }
         let rollup = store.to_rollup();
-        assert_eq!(rollup.t_ms.len(), 200);
-        let col = &rollup.metrics["m"];
+        assert_eq!(rollup.rows().t_ms.len(), 200);
+        let col = &rollup.rows().metrics["m"];
         assert!(col.histogram.iter().all(|row| row.len() > 1));
         let flat = serde_json::to_string(&rollup).unwrap();
         // No pairs in the flat form (every row is a list of numbers), and it reads back to
