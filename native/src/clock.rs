@@ -61,21 +61,18 @@ pub fn now() -> Instant {
     let counter = counter();
     let raw = counter.raw();
     let ns = ANCHOR.with(|cell| {
-        let anchor = match cell.get() {
-            // `delta_as_nanos` is 0 if the counter read behind the anchor (another core's
-            // counter a little behind): the anchor's time, never earlier.
-            Some(a) if counter.delta_as_nanos(a.raw, raw) < ANCHOR_NS => Anchor {
-                last: a.last.max(a.ns + counter.delta_as_nanos(a.raw, raw)),
+        let previous = cell.get();
+        // `delta_as_nanos` is 0 if the counter read behind the anchor (another core's
+        // counter a little behind): the anchor's time, never earlier.
+        let anchor = match previous.map(|a| (a, counter.delta_as_nanos(a.raw, raw))) {
+            Some((a, delta)) if delta < ANCHOR_NS => Anchor {
+                last: a.last.max(a.ns + delta),
                 ..a
             },
-            previous => {
+            _ => {
                 let ns = monotonic_ns();
                 let last = previous.map_or(ns, |a| a.last.max(ns));
-                Anchor {
-                    raw: counter.raw(),
-                    ns,
-                    last,
-                }
+                Anchor { raw, ns, last }
             }
         };
         cell.set(Some(anchor));

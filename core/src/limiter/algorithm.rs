@@ -408,9 +408,18 @@ impl Gradient {
     /// Whether the next release dated `now` starts a probe or, counted, closes the
     /// interval (the paths of `on_sample` that decide; the others only count).
     fn decides_next(&self, now: Instant) -> bool {
-        if self.probe.is_none() && now >= self.next_probe && self.baseline.is_some() {
-            return true;
-        }
+        self.probe_due(now) || self.interval_closes(now)
+    }
+
+    /// Outside a probe: whether one is due at `now`.
+    fn probe_due(&self, now: Instant) -> bool {
+        self.probe.is_none() && now >= self.next_probe && self.baseline.is_some()
+    }
+
+    /// Whether the interval, as counted so far, closes at `now`: enough measured
+    /// latencies and, outside a probe, long enough (checked before the percentile is
+    /// computed: the same decisions, without a histogram scan on every release).
+    fn interval_closes(&self, now: Instant) -> bool {
         if self.interval.latencies.count() < u64::from(self.config.min_samples) {
             return false;
         }
@@ -424,7 +433,7 @@ impl Gradient {
             if s.admitted < start {
                 return;
             }
-        } else if s.now >= self.next_probe && self.baseline.is_some() {
+        } else if self.probe_due(s.now) {
             self.probe = Some(s.now);
             self.probe_start = s.now;
             self.epoch = self.epoch.wrapping_add(1);
@@ -444,18 +453,10 @@ impl Gradient {
             interval.drops += 1;
         }
         interval.max_in_flight = interval.max_in_flight.max(s.in_flight);
-        let count = interval.latencies.count();
-        if count < u64::from(self.config.min_samples) {
+        if !self.interval_closes(s.now) {
             return;
         }
-        // Outside a probe nothing happens before the interval is long enough: check that
-        // before computing the percentile (the same decisions, without a histogram scan on
-        // every release of the interval).
-        let started = interval.start.unwrap_or(s.now);
-        let short = s.now.saturating_duration_since(started) < self.config.sample_interval;
-        if self.probe.is_none() && short {
-            return;
-        }
+        let interval = &self.interval;
         let Some(p) = interval.latencies.quantile(self.config.percentile) else {
             return;
         };

@@ -650,13 +650,17 @@ struct Shared {
 }
 
 impl Shared {
+    /// Rows in `blocks` (some of ours) and the open row.
+    fn rows(&self, blocks: &[Arc<Block>]) -> usize {
+        blocks.iter().map(|b| b.len).sum::<usize>() + usize::from(self.open.is_some())
+    }
+
     /// The rows of `blocks` (all, or the newest from `first_block` on) and of the open row,
     /// column by column straight from the encoded blocks: no per-row map, one histogram
     /// allocation per non-empty row.
     fn decode(&self, first_block: usize) -> RollupRows {
         let blocks = self.blocks.get(first_block..).unwrap_or_default();
-        let closed: usize = blocks.iter().map(|b| b.len).sum();
-        let rows = closed + usize::from(self.open.is_some());
+        let rows = self.rows(blocks);
         let mut t_ms = Vec::with_capacity(rows);
         let mut metrics: BTreeMap<String, RollupColumn> = BTreeMap::new();
         for b in blocks {
@@ -730,10 +734,7 @@ impl Rollup {
     pub fn len(&self) -> usize {
         match &self.data {
             Data::Rows(rows) => rows.t_ms.len(),
-            Data::Blocks(shared) => {
-                shared.blocks.iter().map(|b| b.len).sum::<usize>()
-                    + usize::from(shared.open.is_some())
-            }
+            Data::Blocks(shared) => shared.rows(&shared.blocks),
         }
     }
 

@@ -217,18 +217,17 @@ struct State {
 }
 
 impl State {
-    /// Counts an adaptive algorithm's release (`measured_at`: when, if it was a measured
-    /// permit) and marks the next permit to measure.
-    ///
-    /// Between measured permits the rate is re-estimated after 1, 2, 4 and every 8 releases
-    /// (a read of `clock` each, at most 10 per [`SAMPLE_MAX`] releases), and only ever
-    /// lowers the period: when releases slow down after a burst, every permit is measured
-    /// again within 8 releases rather than after up to `SAMPLE_MAX - 1`.
+    /// Whether the release that brings `unsampled` to `next` re-estimates the rate: after
+    /// 1, 2, 4 and every 8 releases, before the one that marks a permit to measure.
+    fn rate_check(&self, next: u32) -> bool {
+        (next.is_power_of_two() || next.is_multiple_of(8)) && next < self.sample_every
+    }
+
     /// How many releases from now may go on the fast path: those before the next one that
     /// re-estimates the rate or marks a permit to measure (see `count_release`).
     fn quiet_budget(&self) -> u32 {
         let mut next = self.unsampled.saturating_add(1);
-        while next < self.sample_every && !(next.is_power_of_two() || next.is_multiple_of(8)) {
+        while next < self.sample_every && !self.rate_check(next) {
             next += 1;
         }
         next.saturating_sub(self.unsampled + 1)
@@ -242,15 +241,21 @@ impl State {
             *releases = releases.saturating_add(n);
         }
         self.unsampled = self.unsampled.saturating_add(n);
-        if self.unsampled >= self.sample_every {
-            self.unsampled = 0;
-            self.sample_next = true;
-        }
+        debug_assert!(
+            self.unsampled < self.sample_every,
+            "a quiet release past the budget"
+        );
     }
 
+    /// Counts an adaptive algorithm's release (`measured_at`: when, if it was a measured
+    /// permit) and marks the next permit to measure.
+    ///
+    /// Between measured permits the rate is re-estimated after 1, 2, 4 and every 8 releases
+    /// (a read of `clock` each, at most 10 per [`SAMPLE_MAX`] releases), and only ever
+    /// lowers the period: when releases slow down after a burst, every permit is measured
+    /// again within 8 releases rather than after up to `SAMPLE_MAX - 1`.
     fn count_release(&mut self, measured_at: Option<Instant>, clock: impl FnOnce() -> Instant) {
-        let next = self.unsampled + 1;
-        let check = (next.is_power_of_two() || next.is_multiple_of(8)) && next < self.sample_every;
+        let check = self.rate_check(self.unsampled + 1);
         let now = measured_at.or_else(|| check.then(clock));
         if let (Some(now), Some((prev, releases))) = (now, self.measured) {
             // As many releases as take SAMPLE_GAP at the rate since the last measured one.
